@@ -1,0 +1,502 @@
+"""High-level client of one KEBA station: typed reports, validated commands, live state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from .const import (
+    CURRENT_MAX_MA,
+    CURRENT_MIN_MA,
+    CURRTIME_DELAY_MAX,
+    DISPLAY_MAX_CHARS,
+    ENERGY_LIMIT_MAX,
+    FAILSAFE_TIMEOUT_MAX,
+    FAILSAFE_TIMEOUT_MIN,
+    OUTPUT_PULSES_MAX,
+    OUTPUT_PULSES_MIN,
+    REPORT_SESSION_FIRST_HISTORY,
+    REPORT_SESSION_LAST_HISTORY,
+    REPORT_SESSION_LATEST,
+    RFID_CLASS_HEX_CHARS,
+    RFID_TAG_HEX_CHARS,
+)
+from .exceptions import (
+    KebaCommandError,
+    KebaConnectionError,
+    KebaUnsupportedError,
+    KebaValidationError,
+    KebaVerificationError,
+)
+from .link import StationLink
+from .models import (
+    ChargingSession,
+    ChargingStatus,
+    FirmwareInfo,
+    MeterReading,
+    StationInfo,
+    StationSnapshot,
+)
+from .parser import CommandReply, Datagram, FirmwareReply, PushMessage, ReportReply
+from .product import Capabilities
+from .transport import KebaEndpoint
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Uptime may jitter by a second or two between reports; a larger step back is a reboot.
+_REBOOT_UPTIME_TOLERANCE_S = 5
+
+
+class EventKind(enum.StrEnum):
+    """What a :class:`StationEvent` tells."""
+
+    PUSH = "push"
+    INFO = "info"
+    STATUS = "status"
+    METER = "meter"
+    SESSION = "session"
+    REBOOT = "reboot"
+
+
+@dataclass(frozen=True, slots=True)
+class StationEvent:
+    """Something new about a station; ``snapshot`` is the state after it."""
+
+    kind: EventKind
+    snapshot: StationSnapshot
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+type StationListener = Callable[[StationEvent], None]
+
+
+async def resolve_host(host: str) -> str:
+    """Return the IPv4 address of ``host`` (an address or a DNS name)."""
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+    except OSError as err:
+        raise KebaConnectionError(f"cannot resolve {host}: {err}") from err
+    if not infos:
+        raise KebaConnectionError(f"cannot resolve {host}")
+    return str(infos[0][4][0])
+
+
+def _ma(current_a: float, *, allow_zero: bool = False) -> int:
+    if isinstance(current_a, bool) or not isinstance(current_a, int | float):
+        raise KebaValidationError(f"current must be a number, not {current_a!r}")
+    milliamps = round(current_a * 1000)
+    if allow_zero and milliamps == 0:
+        return 0
+    if not CURRENT_MIN_MA <= milliamps <= CURRENT_MAX_MA:
+        lowest = "0 or " if allow_zero else ""
+        raise KebaValidationError(
+            f"current {current_a} A is out of range ({lowest}"
+            f"{CURRENT_MIN_MA / 1000:g}–{CURRENT_MAX_MA / 1000:g} A)"
+        )
+    return milliamps
+
+
+def _hex(value: str, name: str, max_chars: int) -> str:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not text or len(text) > max_chars or any(c not in "0123456789abcdef" for c in text):
+        raise KebaValidationError(f"{name} must be 1–{max_chars} hexadecimal digits")
+    return text
+
+
+def display_text(text: str) -> str:
+    """Encode display text: printable ASCII, at most 23 characters, ``$`` for a space."""
+    if not isinstance(text, str) or not text:
+        raise KebaValidationError("display text must not be empty")
+    if len(text) > DISPLAY_MAX_CHARS:
+        raise KebaValidationError(f"display text is longer than {DISPLAY_MAX_CHARS} characters")
+    if any(not (" " <= char <= "~") for char in text):
+        raise KebaValidationError("display text must be printable ASCII")
+    return text.replace(" ", "$")
+
+
+class KebaStation:
+    """One charging station reached through a shared :class:`KebaEndpoint`."""
+
+    def __init__(self, endpoint: KebaEndpoint, host: str) -> None:
+        """Prepare a client for ``host``; :meth:`connect` opens it."""
+        self.endpoint = endpoint
+        self.host = host
+        self.ip: str | None = None
+        self.capabilities: Capabilities | None = None
+        self.snapshot = StationSnapshot()
+        self._link: StationLink | None = None
+        self._remove_link_listener: Callable[[], None] | None = None
+        self._listeners: list[StationListener] = []
+        self._last_uptime: int | None = None
+        self._current_target_ma: int | None = None
+        self.reboots = 0
+
+    # ---------------------------------------------------------------- lifecycle
+    async def connect(self, *, read_info: bool = True) -> StationInfo | None:
+        """Resolve the host, attach to the endpoint and (by default) read report 1."""
+        if self._link is None:
+            self.ip = await resolve_host(self.host)
+            self._link = self.endpoint.link(self.ip)
+            self._remove_link_listener = self._link.add_listener(self._on_datagram)
+        if read_info:
+            return await self.get_info()
+        return None
+
+    async def close(self) -> None:
+        """Detach from the endpoint."""
+        if self._remove_link_listener is not None:
+            self._remove_link_listener()
+            self._remove_link_listener = None
+        if self._link is not None:
+            link, self._link = self._link, None
+            await self.endpoint.unlink(link)
+
+    @property
+    def link(self) -> StationLink:
+        """The station's link; :meth:`connect` first."""
+        if self._link is None:
+            raise KebaConnectionError(f"{self.host} is not connected")
+        return self._link
+
+    @property
+    def serial(self) -> str | None:
+        """Serial number from report 1."""
+        return self.snapshot.info.serial if self.snapshot.info else None
+
+    def add_listener(self, listener: StationListener) -> Callable[[], None]:
+        """Call ``listener`` on every push, report and reboot; returns the remover."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
+    # ------------------------------------------------------------- live state
+    def _emit(self, kind: EventKind, fields: dict[str, Any] | None = None) -> None:
+        event = StationEvent(kind, self.snapshot, fields or {})
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                _LOGGER.exception("%s: station listener failed", self.host)
+
+    def _check_uptime(self, uptime: int | None) -> None:
+        if uptime is None:
+            return
+        previous, self._last_uptime = self._last_uptime, uptime
+        if previous is not None and uptime + _REBOOT_UPTIME_TOLERANCE_S < previous:
+            self.reboots += 1
+            _LOGGER.info("%s restarted (uptime %s s, was %s s)", self.host, uptime, previous)
+            self._current_target_ma = None
+            self._emit(EventKind.REBOOT, {"uptime_s": uptime, "previous_uptime_s": previous})
+
+    def _on_datagram(self, datagram: Datagram) -> None:
+        match datagram:
+            case PushMessage(fields=fields):
+                status, meter = self.snapshot.status, self.snapshot.meter
+                for name, value in fields.items():
+                    if status is not None:
+                        status = status.with_push(name, value)
+                    if meter is not None:
+                        meter = meter.with_push(name, value)
+                self.snapshot = replace(self.snapshot, status=status, meter=meter)
+                self._emit(EventKind.PUSH, dict(fields))
+            case ReportReply(report_id=1, fields=fields):
+                info = StationInfo.from_report(fields)
+                self.capabilities = Capabilities.from_product(
+                    info.product, com_module=info.com_module
+                )
+                self._check_uptime(info.uptime_s)
+                self.snapshot = replace(self.snapshot, info=info)
+                self._emit(EventKind.INFO)
+            case ReportReply(report_id=2, fields=fields):
+                status = ChargingStatus.from_report(fields)
+                self._check_uptime(status.uptime_s)
+                self.snapshot = replace(self.snapshot, status=status)
+                self._emit(EventKind.STATUS)
+            case ReportReply(report_id=3, fields=fields):
+                meter = MeterReading.from_report(fields)
+                self._check_uptime(meter.uptime_s)
+                self.snapshot = replace(self.snapshot, meter=meter)
+                self._emit(EventKind.METER)
+            case ReportReply(report_id=100, fields=fields):
+                # The latest session never overwrites live values (its E pres lags behind).
+                self.snapshot = replace(self.snapshot, session=ChargingSession.from_report(fields))
+                self._emit(EventKind.SESSION)
+            case _:
+                pass
+
+    # ------------------------------------------------------------------ reports
+    async def _report(self, report_id: int) -> dict[str, Any]:
+        reply, _ = await self.link.request(f"report {report_id}")
+        if not isinstance(reply, ReportReply):  # pragma: no cover - matching guarantees it
+            raise KebaConnectionError(f"unexpected answer to report {report_id}")
+        return reply.fields
+
+    async def get_firmware(self) -> FirmwareInfo:
+        """``i``: the firmware version."""
+        reply, _ = await self.link.request("i")
+        if not isinstance(reply, FirmwareReply):  # pragma: no cover - matching guarantees it
+            raise KebaConnectionError("unexpected answer to i")
+        return FirmwareInfo(firmware=reply.firmware)
+
+    # The datagram listener has parsed each report into the snapshot by the time the request
+    # returns, so the getters read it from there.
+    async def get_info(self) -> StationInfo:
+        """Report 1: product, serial, firmware; also sets :attr:`capabilities`."""
+        await self._report(1)
+        assert self.snapshot.info is not None
+        return self.snapshot.info
+
+    async def get_status(self) -> ChargingStatus:
+        """Report 2."""
+        await self._report(2)
+        assert self.snapshot.status is not None
+        return self.snapshot.status
+
+    async def get_meter(self) -> MeterReading:
+        """Report 3 (stations with a meter)."""
+        self._require("meter", "report 3")
+        await self._report(3)
+        assert self.snapshot.meter is not None
+        return self.snapshot.meter
+
+    async def get_session(self, report_id: int = REPORT_SESSION_LATEST) -> ChargingSession:
+        """Report 100 (latest session) or 101…130 (history, 101 newest)."""
+        if not REPORT_SESSION_LATEST <= report_id <= REPORT_SESSION_LAST_HISTORY:
+            raise KebaValidationError(f"session report {report_id} does not exist (100–130)")
+        self._require("session_history", "report 1xx")
+        return ChargingSession.from_report(await self._report(report_id))
+
+    async def get_history(self, count: int = 30) -> list[ChargingSession]:
+        """The last ``count`` ended sessions (reports 101…), newest first, empty slots skipped."""
+        last = REPORT_SESSION_FIRST_HISTORY + max(0, min(count, 30)) - 1
+        self._require("session_history", "report 1xx")
+        reports = await asyncio.gather(
+            *(self._report(n) for n in range(REPORT_SESSION_FIRST_HISTORY, last + 1))
+        )
+        sessions = [ChargingSession.from_report(fields) for fields in reports]
+        return [session for session in sessions if not session.is_empty]
+
+    async def refresh(self, *, meter: bool | None = None) -> StationSnapshot:
+        """Read report 2 and, where there is a meter, report 3; return the snapshot."""
+        with_meter = meter if meter is not None else bool(
+            self.capabilities is None or self.capabilities.meter
+        )
+        requests = [self._report(2)]
+        if with_meter:
+            requests.append(self._report(3))
+        await asyncio.gather(*requests)
+        return self.snapshot
+
+    # ---------------------------------------------------------------- commands
+    def _require(self, capability: str, what: str) -> None:
+        caps = self.capabilities
+        if caps is not None and not getattr(caps, capability):
+            raise KebaUnsupportedError(f"{caps.model_name} ({caps.product}) has no {what}")
+
+    async def _command(self, text: str) -> str:
+        reply, sent = await self.link.request(text)
+        if isinstance(reply, CommandReply) and reply.ok:
+            return sent
+        detail = reply.text if isinstance(reply, CommandReply) else type(reply).__name__
+        raise KebaCommandError(f"{self.host} refused {sent!r}: {detail}")
+
+    async def _verify(self, what: str, check: Callable[[ChargingStatus], bool]) -> None:
+        status = await self.get_status()
+        if not check(status):
+            raise KebaVerificationError(f"{self.host}: report 2 does not show {what}")
+
+    async def set_current(self, current_a: float, delay_s: int = 1, *, verify: bool = True) -> None:
+        """Offer ``current_a`` to the vehicle until it is unplugged.
+
+        Sends ``currtime <mA> <delay_s>`` (the change takes effect 6–7 s after ``delay_s``
+        while charging). A P20, which has no ``currtime``, gets ``curr <mA>``. A newer call made
+        before this one was sent replaces it. ``delay_s`` must be at least 1: ``currtime <mA> 0``
+        would only cancel a pending timer.
+        """
+        milliamps = _ma(current_a)
+        if self.capabilities is not None and not self.capabilities.currtime:
+            await self.set_current_permanent(current_a, verify=verify)
+            return
+        if isinstance(delay_s, bool) or not isinstance(delay_s, int):
+            raise KebaValidationError("delay must be a whole number of seconds")
+        if not 1 <= delay_s <= CURRTIME_DELAY_MAX:
+            raise KebaValidationError(f"delay must be 1–{CURRTIME_DELAY_MAX} s")
+        await self._currtime(milliamps, delay_s, verify=verify)
+
+    async def pause_charging(self, *, verify: bool = True) -> None:
+        """Stop charging until a new current is set or the vehicle is unplugged (``currtime 0 1``)."""
+        self._require("currtime", "currtime (pause)")
+        await self._currtime(0, 1, verify=verify)
+
+    async def _currtime(self, milliamps: int, delay_s: int, *, verify: bool) -> None:
+        self._current_target_ma = milliamps
+        sent = await self._command(f"currtime {milliamps} {delay_s}")
+        if not verify:
+            return
+        target = self._current_target_ma
+        if target is None or target != int(sent.split()[1]):
+            return  # a newer target superseded this one; its caller verifies it
+        await self._verify(
+            f"current {target} mA",
+            lambda s: _same_ma(s.timer_current, target) or _same_ma(s.user_current_limit, target),
+        )
+
+    async def cancel_current_timer(self) -> None:
+        """Cancel a ``currtime`` whose delay is still running (``currtime 0 0``)."""
+        self._require("currtime", "currtime")
+        self._current_target_ma = None
+        await self._command("currtime 0 0")
+
+    async def set_current_permanent(self, current_a: float, *, verify: bool = True) -> None:
+        """``curr <mA>``: lasts until reboot, survives unplugging. Prefer :meth:`set_current`."""
+        milliamps = _ma(current_a)
+        self._current_target_ma = milliamps
+        sent = await self._command(f"curr {milliamps}")
+        if verify:
+            value = int(sent.split()[1])
+            await self._verify(
+                f"user current {value} mA", lambda s: _same_ma(s.user_current_limit, value)
+            )
+
+    async def set_enabled(self, enabled: bool, *, verify: bool = True) -> None:
+        """``ena 1`` / ``ena 0``: allow or forbid charging (``ena 0`` lasts until reboot)."""
+        await self._command(f"ena {1 if enabled else 0}")
+        if verify:
+            await self._verify(
+                f"charging {'enabled' if enabled else 'disabled'}",
+                lambda s: s.enable_user is enabled,
+            )
+
+    async def set_energy_limit(self, energy_kwh: float, *, verify: bool = True) -> None:
+        """``setenergy``: stop the session after ``energy_kwh``; 0 removes the limit."""
+        if isinstance(energy_kwh, bool) or not isinstance(energy_kwh, int | float):
+            raise KebaValidationError("energy limit must be a number")
+        tenth_wh = round(energy_kwh * 10000)
+        if not 0 <= tenth_wh <= ENERGY_LIMIT_MAX:
+            raise KebaValidationError(
+                f"energy limit must be 0–{ENERGY_LIMIT_MAX / 10000:g} kWh, not {energy_kwh}"
+            )
+        self._require("meter", "setenergy")
+        sent = await self._command(f"setenergy {tenth_wh}")
+        if verify:
+            value = int(sent.split()[1])
+            await self._verify(
+                f"energy limit {value}",
+                lambda s: s.energy_limit_kwh is not None
+                and round(s.energy_limit_kwh * 10000) == value,
+            )
+
+    async def set_output(self, value: int, *, verify: bool = True) -> None:
+        """``output``: 0 closes and 1 opens relay X2; 10–150 pulses/kWh (written to EEPROM)."""
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, int) or not (
+            value in (0, 1) or OUTPUT_PULSES_MIN <= value <= OUTPUT_PULSES_MAX
+        ):
+            raise KebaValidationError(
+                f"output must be 0, 1 or {OUTPUT_PULSES_MIN}–{OUTPUT_PULSES_MAX}, not {value!r}"
+            )
+        self._require("output_x2", "output X2")
+        await self._command(f"output {value}")
+        if verify:
+            await self._verify(f"output {value}", lambda s: s.output == value)
+
+    async def start_session(self, rfid_tag: str, rfid_class: str | None = None) -> None:
+        """``start``: authorize a session as if the RFID card were presented."""
+        tag = _hex(rfid_tag, "RFID tag", RFID_TAG_HEX_CHARS)
+        text = f"start {tag}"
+        if rfid_class:
+            text += f" {_hex(rfid_class, 'RFID class', RFID_CLASS_HEX_CHARS)}"
+        self._require_authorization()
+        await self._command(text)
+
+    async def stop_session(self, rfid_tag: str) -> None:
+        """``stop``: end the session started with ``rfid_tag``."""
+        tag = _hex(rfid_tag, "RFID tag", RFID_TAG_HEX_CHARS)
+        self._require_authorization()
+        await self._command(f"stop {tag}")
+
+    def _require_authorization(self) -> None:
+        caps, status = self.capabilities, self.snapshot.status
+        if caps is not None and not caps.rfid and not (status and status.auth_on):
+            raise KebaUnsupportedError(f"{caps.model_name} ({caps.product}) has no RFID reader")
+
+    async def display(
+        self, text: str, min_time_s: int | None = None, max_time_s: int | None = None
+    ) -> None:
+        """Show ``text`` (≤23 ASCII characters) on the display, optionally for min/max seconds."""
+        encoded = display_text(text)
+        for value in (min_time_s, max_time_s):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535  # noqa: PLR2004
+            ):
+                raise KebaValidationError("display times must be 0–65535 s")
+        self._require("display", "display")
+        if min_time_s is None and max_time_s is None:
+            await self._command(f"display 0 0 0 0 {encoded}")
+        else:
+            low = min_time_s if min_time_s is not None else 2
+            high = max_time_s if max_time_s is not None else 10
+            if high < low:
+                raise KebaValidationError("display max time is shorter than its min time")
+            await self._command(f"display 1 {low} {high} 0 {encoded}")
+
+    async def unlock_socket(self) -> None:
+        """``unlock``: release the cable (charging must be stopped first)."""
+        await self._command("unlock")
+
+    async def set_datetime(self, when: datetime | int) -> None:
+        """``setdatetime``: set the station's clock (Unix time)."""
+        epoch = int(when.timestamp()) if isinstance(when, datetime) else when
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise KebaValidationError("time must be a Unix time ≥ 0")
+        await self._command(f"setdatetime {epoch}")
+
+    async def set_failsafe(
+        self,
+        timeout_s: int,
+        current_a: float = 0,
+        *,
+        persist: bool = False,
+        verify: bool = True,
+    ) -> None:
+        """``failsafe``: fall back to ``current_a`` without a command for ``timeout_s``.
+
+        ``timeout_s`` 0 turns the failsafe off. ``persist`` writes the setting to the station's
+        EEPROM: call it with ``persist=True`` only on a user's explicit request, never in a loop.
+        """
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or not (
+            timeout_s == 0 or FAILSAFE_TIMEOUT_MIN <= timeout_s <= FAILSAFE_TIMEOUT_MAX
+        ):
+            raise KebaValidationError(
+                f"failsafe timeout must be 0 or {FAILSAFE_TIMEOUT_MIN}–{FAILSAFE_TIMEOUT_MAX} s"
+            )
+        milliamps = _ma(current_a, allow_zero=True)
+        await self._command(f"failsafe {timeout_s} {milliamps} {1 if persist else 0}")
+        if verify:
+            await self._verify(
+                "the failsafe setting",
+                lambda s: s.failsafe_timeout_s == timeout_s
+                and (timeout_s == 0 or _same_ma(s.failsafe_current, milliamps)),
+            )
+
+
+def _same_ma(value_a: float | None, milliamps: int) -> bool:
+    return value_a is not None and round(value_a * 1000) == milliamps

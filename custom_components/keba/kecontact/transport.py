@@ -1,0 +1,298 @@
+"""The shared UDP endpoint on port 7090 and the pool that hands it out.
+
+Some station firmware ignores requests that do not come from port 7090 and always answers to
+port 7090 of the sender, so one socket per bind address does all the talking: it is shared by
+every station, datagrams are routed to each station's :class:`~.link.StationLink` by source IP,
+and datagrams from addresses nobody asked are dropped (counted, logged once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .clock import Clock, LoopClock
+from .const import COM_PAUSE, PAUSE_MARGIN, STATION_PORT, UDP_PAUSE
+from .exceptions import KebaClosedError, KebaConnectionError, KebaPortInUseError
+from .const import DIS_PAUSE
+from .link import LinkTimingSource, RetryPolicy, SendHistory, StationLink, repeat_key
+from .parser import Datagram, parse_datagram
+
+_LOGGER = logging.getLogger(__name__)
+
+#: How many distinct unknown senders are remembered for "log once" (beyond that: only counted).
+_UNKNOWN_SENDERS_REMEMBERED = 256
+
+type DatagramTap = Callable[[str, Datagram], None]
+
+
+@dataclass(slots=True)
+class EndpointStats:
+    """Counters of an endpoint, for diagnostics and tests."""
+
+    received: int = 0
+    sent_broadcasts: int = 0
+    unknown_source: int = 0
+    unknown_senders: set[str] = field(default_factory=set)
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, endpoint: KebaEndpoint) -> None:
+        self._endpoint = endpoint
+
+    def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
+        host = addr[0]
+        self._endpoint.datagram_received(data, host if isinstance(host, str) else host.decode())
+
+    def error_received(self, exc: Exception) -> None:
+        _LOGGER.debug("UDP error on %s: %s", self._endpoint.bind_host or "*", exc)
+
+
+class KebaEndpoint(LinkTimingSource):
+    """A bound UDP socket talking to many stations. Get one from :class:`EndpointPool`."""
+
+    def __init__(
+        self,
+        bind_host: str,
+        bind_port: int,
+        *,
+        station_port: int = STATION_PORT,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        """Prepare an endpoint; :meth:`open` binds it."""
+        self.bind_host = bind_host
+        self.bind_port = bind_port
+        self.station_port = station_port
+        self.clock: Clock = clock or LoopClock()
+        self.policy = policy or RetryPolicy()
+        self.stats = EndpointStats()
+        self._transport: asyncio.DatagramTransport | None = None
+        self._links: dict[str, StationLink] = {}
+        # Kept after a link closes, so that a new link to the same station keeps the rules.
+        self._histories: dict[str, SendHistory] = {}
+        self._taps: list[DatagramTap] = []
+        self._broadcast_at: dict[str, float] = {}
+        self._last_broadcast = float("-inf")
+
+    # ------------------------------------------------------------------ socket
+    async def open(self) -> None:
+        """Bind the socket. Raises :class:`KebaPortInUseError` if the port is taken."""
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Protocol(self),
+                local_addr=(self.bind_host or "0.0.0.0", self.bind_port),  # noqa: S104
+                family=socket.AF_INET,
+                allow_broadcast=True,
+            )
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise KebaPortInUseError(self.bind_host, self.bind_port) from err
+            raise KebaConnectionError(
+                f"cannot bind UDP {self.bind_host or '0.0.0.0'}:{self.bind_port}: {err}"  # noqa: S104
+            ) from err
+        self._transport = transport
+
+    @property
+    def is_open(self) -> bool:
+        """The socket is bound."""
+        return self._transport is not None
+
+    @property
+    def local_port(self) -> int:
+        """The port actually bound (useful when ``bind_port`` is 0)."""
+        if self._transport is None:
+            return self.bind_port
+        return int(self._transport.get_extra_info("sockname")[1])
+
+    async def close(self) -> None:
+        """Close every link and the socket."""
+        links = list(self._links.values())
+        self._links.clear()
+        for link in links:
+            await link.close()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._transport is None:
+            raise KebaClosedError("endpoint closed")
+        self._transport.sendto(data, addr)
+
+    # ------------------------------------------------------------------- links
+    def link(self, ip: str) -> StationLink:
+        """The link of station ``ip`` (an IPv4 address), created on first use.
+
+        Every call must be matched by :meth:`unlink`.
+        """
+        if self._transport is None:
+            raise KebaClosedError("endpoint closed")
+        link = self._links.get(ip)
+        if link is None:
+            self._forget_old_histories()
+            history = self._histories.setdefault(ip, SendHistory())
+            link = StationLink(
+                ip,
+                self.station_port,
+                self._send,
+                clock=self.clock,
+                policy=self.policy,
+                timing=self,
+                history=history,
+            )
+            link.start()
+            self._links[ip] = link
+        link.users += 1
+        return link
+
+    def _forget_old_histories(self) -> None:
+        """Drop the histories of unlinked addresses that no rule refers to any more."""
+        horizon = self.clock.time() - max(COM_PAUSE, DIS_PAUSE) - 1.0
+        for ip in [ip for ip, h in self._histories.items() if h.latest() < horizon]:
+            if ip not in self._links:
+                del self._histories[ip]
+
+    async def unlink(self, link: StationLink) -> None:
+        """Give a link back; the last user closes it."""
+        link.users -= 1
+        if link.users <= 0 and self._links.get(link.ip) is link:
+            del self._links[link.ip]
+            await link.close()
+
+    def links(self) -> dict[str, StationLink]:
+        """The active links by IP."""
+        return dict(self._links)
+
+    # --------------------------------------------------------------- receiving
+    def add_tap(self, tap: DatagramTap) -> Callable[[], None]:
+        """See every datagram from any address (discovery uses this)."""
+        self._taps.append(tap)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._taps.remove(tap)
+
+        return remove
+
+    def datagram_received(self, data: bytes, host: str) -> None:
+        """Route one datagram by its source address."""
+        self.stats.received += 1
+        link = self._links.get(host)
+        if link is None and not self._taps:
+            self.stats.unknown_source += 1
+            senders = self.stats.unknown_senders
+            if host not in senders and len(senders) < _UNKNOWN_SENDERS_REMEMBERED:
+                senders.add(host)
+                _LOGGER.debug("Ignoring datagram from unknown address %s", host)
+            return
+        datagram = parse_datagram(data)
+        if link is not None:
+            link.handle(datagram)
+        for tap in list(self._taps):
+            try:
+                tap(host, datagram)
+            except Exception:
+                _LOGGER.exception("Datagram tap failed")
+
+    # --------------------------------------------------------------- broadcast
+    def broadcast_barrier(self, key: str) -> float:
+        """Links wait this long after a broadcast (100 ms, or 5 s for the same command)."""
+        return max(
+            self._last_broadcast + UDP_PAUSE + PAUSE_MARGIN,
+            self._broadcast_at.get(key, float("-inf")) + COM_PAUSE + PAUSE_MARGIN,
+        )
+
+    async def broadcast(self, text: str, address: str) -> None:
+        """Send ``text`` to a broadcast (or any unlinked) address, keeping the timing rules.
+
+        A broadcast reaches every station behind the address, so it waits until every linked
+        station may receive a datagram, and marks the time so that they wait after it too.
+        """
+        key = repeat_key(text)
+        while True:
+            now = self.clock.time()
+            ready = max(
+                [self.broadcast_barrier(key)]
+                + [link.last_send + UDP_PAUSE + PAUSE_MARGIN for link in self._links.values()]
+                + [
+                    link.last_send_of(key) + COM_PAUSE + PAUSE_MARGIN
+                    for link in self._links.values()
+                ]
+            )
+            if ready <= now:
+                break
+            await self.clock.sleep(ready - now)
+        self._last_broadcast = now
+        self._broadcast_at[key] = now
+        self.stats.sent_broadcasts += 1
+        try:
+            self._send(text.encode("ascii"), (address, self.station_port))
+        except OSError as err:
+            _LOGGER.debug("Broadcast of %r to %s failed: %s", text, address, err)
+
+
+class EndpointPool:
+    """Hands out one shared endpoint per (bind address, port), counting its users."""
+
+    def __init__(
+        self,
+        *,
+        station_port: int = STATION_PORT,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        """Create an empty pool."""
+        self.station_port = station_port
+        self._clock = clock
+        self._policy = policy
+        self._endpoints: dict[tuple[str, int], tuple[KebaEndpoint, int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, bind_host: str = "", bind_port: int = STATION_PORT) -> KebaEndpoint:
+        """Return the endpoint for this address, binding it on first use.
+
+        Raises :class:`KebaPortInUseError` when another program holds the port.
+        """
+        key = (bind_host, bind_port)
+        async with self._lock:
+            entry = self._endpoints.get(key)
+            if entry is None:
+                endpoint = KebaEndpoint(
+                    bind_host,
+                    bind_port,
+                    station_port=self.station_port,
+                    clock=self._clock,
+                    policy=self._policy,
+                )
+                await endpoint.open()
+                self._endpoints[key] = (endpoint, 1)
+                return endpoint
+            endpoint, users = entry
+            self._endpoints[key] = (endpoint, users + 1)
+            return endpoint
+
+    async def release(self, endpoint: KebaEndpoint) -> None:
+        """Give an endpoint back; the last user closes it and frees the port."""
+        async with self._lock:
+            key = (endpoint.bind_host, endpoint.bind_port)
+            entry = self._endpoints.get(key)
+            if entry is None or entry[0] is not endpoint:
+                return
+            _, users = entry
+            if users > 1:
+                self._endpoints[key] = (endpoint, users - 1)
+                return
+            del self._endpoints[key]
+        await endpoint.close()
+
+    @property
+    def endpoints(self) -> list[KebaEndpoint]:
+        """Endpoints currently open."""
+        return [endpoint for endpoint, _ in self._endpoints.values()]
