@@ -44,6 +44,11 @@ class EndpointStats:
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, endpoint: KebaEndpoint) -> None:
         self._endpoint = endpoint
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
         host = addr[0]
@@ -73,11 +78,14 @@ class KebaEndpoint(LinkTimingSource):
         self.policy = policy or RetryPolicy()
         self.stats = EndpointStats()
         self._transport: asyncio.DatagramTransport | None = None
+        self._protocol: _Protocol | None = None
         self._links: dict[str, StationLink] = {}
         # Kept after a link closes, so that a new link to the same station keeps the rules.
         self._histories: dict[str, SendHistory] = {}
         self._taps: list[DatagramTap] = []
         self._broadcast_at: dict[str, float] = {}
+        # When each command was last broadcast to each address (t_COM_pause per address).
+        self._broadcast_to: dict[tuple[str, str], float] = {}
         self._last_broadcast = float("-inf")
 
     # ------------------------------------------------------------------ socket
@@ -85,7 +93,7 @@ class KebaEndpoint(LinkTimingSource):
         """Bind the socket. Raises :class:`KebaPortInUseError` if the port is taken."""
         loop = asyncio.get_running_loop()
         try:
-            transport, _ = await loop.create_datagram_endpoint(
+            transport, protocol = await loop.create_datagram_endpoint(
                 lambda: _Protocol(self),
                 local_addr=(self.bind_host or "0.0.0.0", self.bind_port),  # noqa: S104
                 family=socket.AF_INET,
@@ -98,6 +106,7 @@ class KebaEndpoint(LinkTimingSource):
                 f"cannot bind UDP {self.bind_host or '0.0.0.0'}:{self.bind_port}: {err}"  # noqa: S104
             ) from err
         self._transport = transport
+        self._protocol = protocol
 
     @property
     def is_open(self) -> bool:
@@ -120,6 +129,12 @@ class KebaEndpoint(LinkTimingSource):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        if self._protocol is not None:
+            # asyncio closes the socket on the next loop pass: wait for it, so that whoever
+            # binds the port next (a reload) does not find it still in use.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._protocol.closed), 1.0)
+            self._protocol = None
 
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
         if self._transport is None:
@@ -213,13 +228,21 @@ class KebaEndpoint(LinkTimingSource):
         """Send ``text`` to a broadcast (or any unlinked) address, keeping the timing rules.
 
         A broadcast reaches every station behind the address, so it waits until every linked
-        station may receive a datagram, and marks the time so that they wait after it too.
+        station may receive a datagram, and marks the time so that they wait after it too. The
+        same command goes to the same address again only after t_COM_pause; different addresses
+        (one per subnet, or a list of station addresses) are only kept t_UDP_pause apart, so that
+        a discovery over many addresses does not take 5 s per address.
         """
         key = repeat_key(text)
         while True:
             now = self.clock.time()
             ready = max(
-                [self.broadcast_barrier(key)]
+                [
+                    self._last_broadcast + UDP_PAUSE + PAUSE_MARGIN,
+                    self._broadcast_to.get((key, address), float("-inf"))
+                    + COM_PAUSE
+                    + PAUSE_MARGIN,
+                ]
                 + [link.last_send + UDP_PAUSE + PAUSE_MARGIN for link in self._links.values()]
                 + [
                     link.last_send_of(key) + COM_PAUSE + PAUSE_MARGIN
@@ -231,6 +254,7 @@ class KebaEndpoint(LinkTimingSource):
             await self.clock.sleep(ready - now)
         self._last_broadcast = now
         self._broadcast_at[key] = now
+        self._broadcast_to[key, address] = now
         self.stats.sent_broadcasts += 1
         try:
             self._send(text.encode("ascii"), (address, self.station_port))
@@ -253,6 +277,10 @@ class EndpointPool:
         self._clock = clock
         self._policy = policy
         self._endpoints: dict[tuple[str, int], tuple[KebaEndpoint, int]] = {}
+        # Closed endpoints, reopened by the next acquire: they remember what was sent to each
+        # station, so that a station probed just before (a config flow's report 1) is not asked
+        # the same again within t_COM_pause by the entry that is set up right after.
+        self._closed: dict[tuple[str, int], KebaEndpoint] = {}
         self._lock = asyncio.Lock()
 
     async def acquire(self, bind_host: str = "", bind_port: int = STATION_PORT) -> KebaEndpoint:
@@ -264,14 +292,18 @@ class EndpointPool:
         async with self._lock:
             entry = self._endpoints.get(key)
             if entry is None:
-                endpoint = KebaEndpoint(
+                endpoint = self._closed.pop(key, None) or KebaEndpoint(
                     bind_host,
                     bind_port,
                     station_port=self.station_port,
                     clock=self._clock,
                     policy=self._policy,
                 )
-                await endpoint.open()
+                try:
+                    await endpoint.open()
+                except BaseException:
+                    self._closed[key] = endpoint
+                    raise
                 self._endpoints[key] = (endpoint, 1)
                 return endpoint
             endpoint, users = entry
@@ -290,7 +322,8 @@ class EndpointPool:
                 self._endpoints[key] = (endpoint, users - 1)
                 return
             del self._endpoints[key]
-        await endpoint.close()
+            await endpoint.close()
+            self._closed[key] = endpoint
 
     @property
     def endpoints(self) -> list[KebaEndpoint]:

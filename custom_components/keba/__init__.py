@@ -1,0 +1,182 @@
+"""The KEBA KeContact integration: P30 c-/x-series and P20 charging stations over UDP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+
+from homeassistant.config_entries import SOURCE_IMPORT
+from homeassistant.const import CONF_HOST, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers.typing import ConfigType
+
+from .const import (
+    CONF_BIND_ADDRESS,
+    CONF_DISCOVERY_ADDRESSES,
+    CONF_DISCOVERY_INTERVAL,
+    CONF_FAILSAFE,
+    CONF_FS_FALLBACK,
+    CONF_FS_PERSIST,
+    CONF_FS_TIMEOUT,
+    CONF_REFRESH_INTERVAL,
+    CONF_RFID,
+    DOMAIN,
+    ISSUE_PORT_IN_USE,
+    LOGGER,
+)
+from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
+from .discovery import async_setup_discovery
+from .domain_data import DATA_KEBA, KebaDomainData
+from .kecontact import STATION_PORT, KebaError, KebaPortInUseError, KebaStation
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.NOTIFY,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+
+CONFIG_SCHEMA = vol.Schema(
+    {
+        DOMAIN: vol.Schema(
+            {
+                # Network settings of the integration (all optional).
+                vol.Optional(CONF_BIND_ADDRESS): cv.string,
+                vol.Optional(CONF_DISCOVERY_ADDRESSES): vol.All(cv.ensure_list, [cv.string]),
+                vol.Optional(CONF_DISCOVERY_INTERVAL): cv.positive_time_period,
+                # The old core integration's YAML, imported once into a config entry.
+                vol.Optional(CONF_HOST): cv.string,
+                vol.Optional(CONF_RFID): cv.string,
+                vol.Optional(CONF_FAILSAFE): cv.boolean,
+                vol.Optional(CONF_FS_TIMEOUT): cv.positive_int,
+                vol.Optional(CONF_FS_FALLBACK): cv.positive_int,
+                vol.Optional(CONF_FS_PERSIST): cv.boolean,
+                vol.Optional(CONF_REFRESH_INTERVAL): cv.positive_int,
+            }
+        )
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up what all stations share: the socket pool, discovery and the actions."""
+    conf: dict[str, Any] = config.get(DOMAIN, {})
+    domain_data = KebaDomainData(
+        bind_address=conf.get(CONF_BIND_ADDRESS, ""),
+        discovery_addresses=list(conf.get(CONF_DISCOVERY_ADDRESSES, [])),
+    )
+    if CONF_DISCOVERY_INTERVAL in conf:
+        domain_data.discovery_interval_s = conf[CONF_DISCOVERY_INTERVAL].total_seconds()
+    hass.data[DATA_KEBA] = domain_data
+    async_setup_services(hass)
+    async_setup_discovery(hass)
+    if CONF_HOST in conf:
+        hass.async_create_task(
+            hass.config_entries.flow.async_init(
+                DOMAIN, context={"source": SOURCE_IMPORT}, data=dict(conf)
+            )
+        )
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
+    """Connect to one station through the shared endpoint."""
+    domain_data = hass.data[DATA_KEBA]
+    try:
+        endpoint = await domain_data.pool.acquire(domain_data.bind_address, STATION_PORT)
+    except KebaPortInUseError as err:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ISSUE_PORT_IN_USE,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_PORT_IN_USE,
+            translation_placeholders={"port": str(err.port)},
+        )
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="port_in_use",
+            translation_placeholders={"port": str(err.port)},
+        ) from err
+    except KebaError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_bind",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_PORT_IN_USE)
+
+    station = KebaStation(endpoint, entry.data[CONF_HOST])
+    try:
+        await station.connect(read_info=False)
+        coordinator = KebaCoordinator(hass, entry, station)
+        try:
+            await coordinator.async_config_entry_first_refresh()
+        except BaseException:
+            await coordinator.async_shutdown()
+            raise
+    except KebaError as err:
+        await station.close()
+        await domain_data.pool.release(endpoint)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"host": entry.data[CONF_HOST], "error": str(err)},
+        ) from err
+    except BaseException:
+        await station.close()
+        await domain_data.pool.release(endpoint)
+        raise
+
+    serial = station.serial
+    if entry.unique_id and serial and serial != entry.unique_id:
+        LOGGER.warning(
+            "%s answers with serial %s, not %s; waiting for discovery to find the station",
+            entry.data[CONF_HOST],
+            serial,
+            entry.unique_id,
+        )
+        await coordinator.async_shutdown()
+        await station.close()
+        await domain_data.pool.release(endpoint)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="wrong_station",
+            translation_placeholders={
+                "host": entry.data[CONF_HOST],
+                "serial": serial,
+                "expected": entry.unique_id,
+            },
+        )
+
+    entry.runtime_data = KebaRuntimeData(
+        coordinator=coordinator, station=station, endpoint=endpoint
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    """Apply new options (intervals, failsafe, RFID) by reloading the entry."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
+    """Unload platforms, then free the station's link and, with the last entry, port 7090."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        runtime = entry.runtime_data
+        await runtime.coordinator.async_shutdown()
+        await runtime.station.close()
+        await hass.data[DATA_KEBA].pool.release(runtime.endpoint)
+    return unloaded

@@ -1,0 +1,394 @@
+"""One coordinator per station: polls within KEBA's limits and merges push messages."""
+
+from __future__ import annotations
+
+import time
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_CHARGING_INTERVAL,
+    CONF_FAILSAFE_CURRENT,
+    CONF_FAILSAFE_PERSIST,
+    CONF_FAILSAFE_TIMEOUT,
+    CONF_IDLE_INTERVAL,
+    DEFAULT_CHARGING_INTERVAL,
+    DEFAULT_IDLE_INTERVAL,
+    DOMAIN,
+    EVENT_SESSION_ENDED,
+    EVENT_SESSION_STARTED,
+    FAILED_POLLS_BEFORE_UNAVAILABLE,
+    INFO_REFRESH_INTERVAL,
+    LOGGER,
+    MIN_POLL_INTERVAL,
+)
+from .kecontact import (
+    Capabilities,
+    ChargingSession,
+    EventKind,
+    KebaEndpoint,
+    KebaError,
+    KebaStation,
+    StationEvent,
+    StationSnapshot,
+    TimeQuality,
+)
+
+#: Boot time moves by a second or two between reports; keep it steady within this.
+_BOOT_TIME_JITTER = timedelta(seconds=3)
+
+
+@dataclass(kw_only=True)
+class KebaRuntimeData:
+    """What an entry holds while it is loaded."""
+
+    coordinator: KebaCoordinator
+    station: KebaStation
+    endpoint: KebaEndpoint
+
+
+type KebaConfigEntry = ConfigEntry[KebaRuntimeData]
+
+type SessionListener = Callable[[str, ChargingSession], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class KebaData:
+    """The coordinator's data: the station's latest reports plus what the integration knows."""
+
+    snapshot: StationSnapshot
+    #: The most recent ended session (report 101, or report 100 once it has ended).
+    last_session: ChargingSession | None = None
+    #: A current (A) the user asked for that report 2 does not show yet.
+    pending_current: float | None = None
+    #: When the station last started, from its uptime.
+    boot_time: datetime | None = None
+
+
+class KebaCoordinator(DataUpdateCoordinator[KebaData]):
+    """Polls report 2 (and 3), merges pushes at once, follows sessions and reboots."""
+
+    config_entry: KebaConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: KebaConfigEntry, station: KebaStation) -> None:
+        """Create the coordinator of ``station``."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"KEBA {entry.title}",
+            update_interval=timedelta(seconds=self._idle_interval(entry)),
+        )
+        self.station = station
+        self.failed_polls = 0
+        self._refreshing = False
+        self._first_poll_done = False
+        self._info_read_at = float("-inf")
+        self._clock_set_this_boot = False
+        self._was_plugged: bool | None = None
+        self._session_listeners: list[SessionListener] = []
+        self._last_session: ChargingSession | None = None
+        self._keepalive_unsub: CALLBACK_TYPE | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._remove_station_listener = station.add_listener(self._on_station_event)
+
+    # ------------------------------------------------------------------ options
+    @staticmethod
+    def _idle_interval(entry: ConfigEntry) -> int:
+        return max(MIN_POLL_INTERVAL, int(entry.options.get(CONF_IDLE_INTERVAL, DEFAULT_IDLE_INTERVAL)))
+
+    def _charging_interval(self) -> int:
+        return max(
+            MIN_POLL_INTERVAL,
+            int(self.config_entry.options.get(CONF_CHARGING_INTERVAL, DEFAULT_CHARGING_INTERVAL)),
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The station's capabilities (known after setup)."""
+        caps = self.station.capabilities
+        if caps is None:  # pragma: no cover - set by report 1 before any entity exists
+            raise HomeAssistantError("station not identified yet")
+        return caps
+
+    # -------------------------------------------------------------------- setup
+    async def _async_setup(self) -> None:
+        """Identify the station (report 1); the first poll follows at once."""
+        try:
+            await self.station.get_info()
+        except KebaError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"host": self.station.host, "error": str(err)},
+            ) from err
+        self._info_read_at = time.monotonic()
+
+    async def _async_after_first_poll(self) -> None:
+        """Read the last sessions and apply clock and failsafe, without delaying setup.
+
+        Report 2 was just polled; asking for it again now would have to wait for KEBA's
+        t_COM_pause, so this runs in the background once the entities have their values.
+        """
+        if self.capabilities.session_history:
+            try:
+                latest = await self.station.get_session()
+                if latest.is_active or latest.is_empty:
+                    previous = await self.station.get_session(101)
+                    last = None if previous.is_empty else previous
+                else:
+                    last = latest
+            except KebaError as err:
+                LOGGER.debug("Reading the sessions of %s failed: %s", self.station.host, err)
+            else:
+                self._last_session = last
+                if self.data is not None:
+                    self.data = self._build_data(last_session=last)
+                    self.async_update_listeners()
+        await self._apply_station_settings()
+
+    async def _apply_station_settings(self) -> None:
+        """Set the clock if it never synced, and the failsafe the options ask for."""
+        info = self.station.snapshot.info
+        if (
+            info is not None
+            and info.time_quality == TimeQuality.NOT_SYNCED
+            and not self._clock_set_this_boot
+        ):
+            try:
+                await self.station.set_datetime(dt_util.utcnow())
+                self._clock_set_this_boot = True
+            except KebaError as err:
+                LOGGER.warning("Could not set the clock of %s: %s", self.station.host, err)
+        await self._apply_failsafe()
+
+    async def _apply_failsafe(self) -> None:
+        """Send the failsafe setting once, when the station does not show it already.
+
+        With ``persist`` the station writes it to its EEPROM, so it is only sent when the
+        station's report 2 differs, never again after a reboot that kept it.
+        """
+        options = self.config_entry.options
+        timeout = int(options.get(CONF_FAILSAFE_TIMEOUT, 0))
+        current = float(options.get(CONF_FAILSAFE_CURRENT, 0)) if timeout else 0.0
+        persist = bool(options.get(CONF_FAILSAFE_PERSIST, False))
+        status = self.station.snapshot.status
+        shown = (
+            status is not None
+            and status.failsafe_timeout_s == timeout
+            and (timeout == 0 or status.failsafe_current == current)
+        )
+        if not shown:
+            try:
+                await self.station.set_failsafe(timeout, current, persist=persist)
+            except KebaError as err:
+                LOGGER.warning("Could not set the failsafe of %s: %s", self.station.host, err)
+        self._schedule_keepalive(timeout)
+
+    def _schedule_keepalive(self, timeout: int) -> None:
+        if self._keepalive_unsub is not None:
+            self._keepalive_unsub()
+            self._keepalive_unsub = None
+        if timeout <= 0:
+            return
+        interval = timedelta(seconds=max(MIN_POLL_INTERVAL, timeout // 3))
+        self._keepalive_unsub = async_track_time_interval(
+            self.hass, self._async_keepalive, interval, name=f"KEBA {self.station.host} failsafe"
+        )
+
+    async def _async_keepalive(self, _now: datetime) -> None:
+        """Repeat the station's own ``ena`` value so that the failsafe does not fire."""
+        status = self.station.snapshot.status
+        if status is None or status.enable_user is None:
+            return
+        try:
+            await self.station.set_enabled(status.enable_user, verify=False)
+        except KebaError as err:
+            LOGGER.debug("Failsafe keep-alive to %s failed: %s", self.station.host, err)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """Run station work in the background; shutdown cancels what is left."""
+        task = self.config_entry.async_create_background_task(
+            self.hass, coro, f"KEBA {self.station.host} {what}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def async_shutdown(self) -> None:
+        """Stop timers, background work and listeners."""
+        await super().async_shutdown()
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()
+        if self._keepalive_unsub is not None:
+            self._keepalive_unsub()
+            self._keepalive_unsub = None
+        # Home Assistant calls this on unload too: the second call finds nothing to remove.
+        remove, self._remove_station_listener = self._remove_station_listener, lambda: None
+        remove()
+
+    # ------------------------------------------------------------------ polling
+    async def _async_update_data(self) -> KebaData:
+        """Poll report 2 and, with a meter, report 3; report 1 hourly."""
+        self._refreshing = True
+        try:
+            await self.station.refresh(meter=self.capabilities.meter)
+        except KebaError as err:
+            self.failed_polls += 1
+            if self.data is not None and self.failed_polls < FAILED_POLLS_BEFORE_UNAVAILABLE:
+                LOGGER.debug(
+                    "Poll %s of %s failed: %s", self.failed_polls, self.station.host, err
+                )
+                return self.data
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="station_unreachable",
+                translation_placeholders={"host": self.station.host, "error": str(err)},
+            ) from err
+        finally:
+            self._refreshing = False
+        self.failed_polls = 0
+        if not self._first_poll_done:
+            self._first_poll_done = True
+            status = self.station.snapshot.status
+            self._was_plugged = status.vehicle_plugged if status else None
+            self._spawn(self._async_after_first_poll(), "setup")
+        if time.monotonic() - self._info_read_at >= INFO_REFRESH_INTERVAL.total_seconds():
+            try:
+                await self.station.get_info()
+                self._info_read_at = time.monotonic()
+            except KebaError as err:
+                LOGGER.debug("Report 1 of %s failed: %s", self.station.host, err)
+        self._follow_plug()
+        self._adapt_interval()
+        return self._build_data()
+
+    def _build_data(self, **changes: Any) -> KebaData:
+        snapshot = self.station.snapshot
+        previous = self.data
+        base = previous or KebaData(snapshot=snapshot, last_session=self._last_session)
+        return replace(
+            base, snapshot=snapshot, boot_time=self._boot_time(snapshot, base.boot_time), **changes
+        )
+
+    @staticmethod
+    def _boot_time(snapshot: StationSnapshot, previous: datetime | None) -> datetime | None:
+        uptime = snapshot.status.uptime_s if snapshot.status else None
+        if uptime is None:
+            return previous
+        boot = (dt_util.utcnow() - timedelta(seconds=uptime)).replace(microsecond=0)
+        if previous is not None and abs(boot - previous) <= _BOOT_TIME_JITTER:
+            return previous
+        return boot
+
+    def _adapt_interval(self) -> None:
+        status = self.station.snapshot.status
+        busy = status is not None and bool(status.vehicle_plugged or status.charging)
+        seconds = self._charging_interval() if busy else self._idle_interval(self.config_entry)
+        interval = timedelta(seconds=seconds)
+        if self.update_interval != interval:
+            LOGGER.debug("Polling %s every %s s", self.station.host, seconds)
+            self.update_interval = interval
+
+    # ------------------------------------------------------------------- pushes
+    @callback
+    def _on_station_event(self, event: StationEvent) -> None:
+        """Merge pushes (and reports asked for outside polls) into the data at once.
+
+        Listeners update without rescheduling the poll: frequent ``E pres`` pushes must not
+        starve the poll of power and currents.
+        """
+        if event.kind == EventKind.REBOOT:
+            self._clock_set_this_boot = False
+            self._spawn(self._async_after_reboot(), "reboot")
+            return
+        if self.data is None or (self._refreshing and event.kind != EventKind.PUSH):
+            return
+        previous_interval = self.update_interval
+        self._follow_plug()
+        self._adapt_interval()
+        pending = self.data.pending_current
+        if pending is not None and self._shows_current(pending):
+            pending = None
+        self.data = self._build_data(pending_current=pending)
+        self.async_update_listeners()
+        if self.update_interval != previous_interval and self.update_interval is not None:
+            # A vehicle was plugged in or out: poll at the new pace from now on.
+            self._schedule_refresh()
+
+    async def _async_after_reboot(self) -> None:
+        LOGGER.info("%s restarted; applying its settings again", self.station.host)
+        try:
+            await self.station.get_info()
+            self._info_read_at = time.monotonic()
+            await self.station.get_status()
+        except KebaError as err:
+            LOGGER.debug("Reading %s after its restart failed: %s", self.station.host, err)
+            return
+        await self._apply_station_settings()
+
+    # ----------------------------------------------------------------- sessions
+    @callback
+    def async_add_session_listener(self, listener: SessionListener) -> CALLBACK_TYPE:
+        """Call ``listener(event_type, session)`` when a session starts or ends."""
+        self._session_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._session_listeners.remove(listener)
+
+        return remove
+
+    def _follow_plug(self) -> None:
+        status = self.station.snapshot.status
+        plugged = status.vehicle_plugged if status else None
+        if plugged is None or plugged == self._was_plugged:
+            return
+        was, self._was_plugged = self._was_plugged, plugged
+        if was is None or not self.capabilities.session_history:
+            return
+        kind = EVENT_SESSION_STARTED if plugged else EVENT_SESSION_ENDED
+        self._spawn(self._async_read_session(kind), "session")
+
+    async def _async_read_session(self, kind: str) -> None:
+        try:
+            session = await self.station.get_session()
+        except KebaError as err:
+            LOGGER.debug("Reading the session of %s failed: %s", self.station.host, err)
+            return
+        if kind == EVENT_SESSION_ENDED and not session.is_active and not session.is_empty:
+            self._last_session = session
+            if self.data is not None:
+                self.data = self._build_data(last_session=session)
+                self.async_update_listeners()
+        for listener in list(self._session_listeners):
+            listener(kind, session)
+
+    # ------------------------------------------------------------------ control
+    def _shows_current(self, current: float) -> bool:
+        status = self.station.snapshot.status
+        if status is None:
+            return False
+        return current in (status.timer_current, status.user_current_limit)
+
+    async def async_set_current(self, current: float, delay: int = 1) -> None:
+        """Ask for ``current`` A; show it as pending until report 2 confirms it."""
+        if self.data is not None:
+            self.data = replace(self.data, pending_current=current)
+            self.async_update_listeners()
+        try:
+            await self.station.set_current(current, delay)
+        finally:
+            if self.data is not None and self.data.pending_current == current:
+                self.data = self._build_data(pending_current=None)
+                self.async_update_listeners()

@@ -1,0 +1,43 @@
+"""Base entity of the KEBA KeContact integration."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import KebaCoordinator
+
+
+class KebaEntity(CoordinatorEntity[KebaCoordinator]):
+    """An entity of one station; unique ids derive from the station's serial number."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: KebaCoordinator, description: EntityDescription) -> None:
+        """Attach the entity to the station's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        entry = coordinator.config_entry
+        serial = entry.unique_id or coordinator.station.serial or entry.entry_id
+        self._attr_unique_id = f"{serial}_{description.key}"
+        self._attr_device_info = device_info(coordinator)
+
+
+def device_info(coordinator: KebaCoordinator) -> DeviceInfo:
+    """The device of a station: serial, product code, firmware, web interface."""
+    entry = coordinator.config_entry
+    caps = coordinator.capabilities
+    info = coordinator.station.snapshot.info
+    serial = entry.unique_id or (info.serial if info else None) or entry.entry_id
+    return DeviceInfo(
+        identifiers={(DOMAIN, serial)},
+        manufacturer=caps.manufacturer,
+        model=caps.model_name,
+        model_id=caps.product,
+        serial_number=serial,
+        sw_version=info.firmware if info else None,
+        name=entry.title,
+        configuration_url=f"http://{coordinator.station.host}" if caps.web_interface else None,
+    )
