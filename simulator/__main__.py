@@ -1,0 +1,5 @@
+"""Entry point: ``python -m simulator``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Tests of the KEBA station simulator (plain pytest + asyncio, no Home Assistant)."""
