@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import random
 from dataclasses import dataclass, replace
+import json
 from pathlib import Path
+import random
 from typing import Any
 from unittest.mock import AsyncMock
 
@@ -53,7 +53,7 @@ def random_loopback_net(fixed: str | None = None) -> LoopbackNet:
     """A random 127.x.y.0/24, so that test runs side by side do not share port 7090."""
     if fixed:
         return LoopbackNet(fixed)
-    return LoopbackNet(f"127.{random.randint(1, 254)}.{random.randint(0, 255)}")  # noqa: S311
+    return LoopbackNet(f"127.{random.randint(1, 254)}.{random.randint(0, 255)}")
 
 
 class FakeStation:
@@ -128,7 +128,7 @@ class FakeStation:
 
     def _check(self) -> None:
         if self.fail_polls:
-            from custom_components.keba.kecontact import KebaTimeoutError  # noqa: PLC0415
+            from custom_components.keba.kecontact import KebaTimeoutError
 
             raise KebaTimeoutError(f"{self.host} did not answer")
 

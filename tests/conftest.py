@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+import os
 from typing import Any
-from unittest.mock import AsyncMock, MagicMock, patch
+from unittest.mock import AsyncMock, MagicMock, PropertyMock, patch
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
+
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
 # Import our package first so that ``custom_components`` resolves to this repository's.
 import custom_components.keba  # noqa: F401
-from custom_components.keba.const import (
-    CONF_BIND_ADDRESS,
-    CONF_DISCOVERY_ADDRESSES,
-    DOMAIN,
-)
+from custom_components.keba.const import CONF_BIND_ADDRESS, CONF_DISCOVERY_ADDRESSES, DOMAIN
 from simulator import Simulator
 
 from .common import FakeStation, LoopbackNet, default_reports, random_loopback_net
@@ -78,6 +77,7 @@ def mock_station(station_reports: dict[int, dict[str, Any]]) -> Iterator[FakeSta
             new=AsyncMock(return_value=MagicMock()),
         ),
         patch("custom_components.keba.kecontact.transport.EndpointPool.release", new=AsyncMock()),
+        patch("custom_components.keba.discovery.discover", new=AsyncMock(return_value=[])),
     ):
         yield station
 
@@ -135,3 +135,21 @@ def no_timing_violations() -> Generator[list[Simulator]]:
     yield simulators
     for sim in simulators:
         assert sim.violations() == []
+
+
+# ------------------------------------------------------------------------------ entity tests
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Create every entity enabled, also those that are disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Syrupy with Home Assistant's serializer (no random ids), files in tests/snapshots/."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

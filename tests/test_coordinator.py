@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from freezegun.api import FrozenDateTimeFactory
+import pytest
+
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -48,8 +49,8 @@ async def _advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds:
 
 
 @pytest.fixture(autouse=True)
-def _only_the_coordinator():  # noqa: ANN202 - entities are tested per platform
-    from unittest.mock import patch  # noqa: PLC0415
+def _only_the_coordinator():
+    from unittest.mock import patch
 
     with patch("custom_components.keba.PLATFORMS", []):
         yield
@@ -176,7 +177,7 @@ async def test_unsynced_clock_is_set_once_per_boot(
     mock_station: FakeStation,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """timeQ 0: the integration sets the station's clock so that sessions get real times."""
+    """TimeQ 0: the integration sets the station's clock so that sessions get real times."""
     mock_station.set_report(1, timeQ=0)
     await _setup(hass, mock_config_entry)
     mock_station.set_datetime.assert_awaited_once()
