@@ -28,10 +28,11 @@ from .const import (
     LOGGER,
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
-from .discovery import async_setup_discovery
-from .domain_data import DATA_KEBA, KebaDomainData
+from .discovery import async_get_domain_data, async_setup_discovery
+from .domain_data import DATA_KEBA
 from .kecontact import STATION_PORT, KebaError, KebaPortInUseError, KebaStation
 from .services import async_setup_services
+from .solar import SolarManager
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -39,6 +40,7 @@ PLATFORMS: list[Platform] = [
     Platform.EVENT,
     Platform.NOTIFY,
     Platform.NUMBER,
+    Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
 ]
@@ -69,13 +71,14 @@ CONFIG_SCHEMA = vol.Schema(
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up what all stations share: the socket pool, discovery and the actions."""
     conf: dict[str, Any] = config.get(DOMAIN, {})
-    domain_data = KebaDomainData(
-        bind_address=conf.get(CONF_BIND_ADDRESS, ""),
-        discovery_addresses=list(conf.get(CONF_DISCOVERY_ADDRESSES, [])),
-    )
+    # A config flow may have run before (the first station being added): keep its socket pool,
+    # which remembers what was just sent to the station (KEBA's t_COM_pause).
+    domain_data = async_get_domain_data(hass)
+    domain_data.bind_address = conf.get(CONF_BIND_ADDRESS, "")
+    domain_data.discovery_addresses = list(conf.get(CONF_DISCOVERY_ADDRESSES, []))
     if CONF_DISCOVERY_INTERVAL in conf:
         domain_data.discovery_interval_s = conf[CONF_DISCOVERY_INTERVAL].total_seconds()
-    hass.data[DATA_KEBA] = domain_data
+    domain_data.solar = SolarManager(hass)
     async_setup_services(hass)
     async_setup_discovery(hass)
     if CONF_HOST in conf:
@@ -161,14 +164,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
     entry.runtime_data = KebaRuntimeData(
         coordinator=coordinator, station=station, endpoint=endpoint
     )
+    solar = domain_data.solar
+    if solar is not None:
+        solar_station = solar.async_register(entry, coordinator)
+        coordinator.solar = solar_station
+        entry.async_on_unload(lambda: solar.async_unregister(solar_station))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
-
-
-async def _async_options_updated(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
-    """Apply new options (intervals, failsafe, RFID) by reloading the entry."""
-    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
+import logging
 from typing import Final
 
 DOMAIN: Final = "keba"
@@ -59,3 +59,45 @@ EVENT_SESSION_ENDED: Final = "ended"
 #: Repair issue ids
 ISSUE_PORT_IN_USE: Final = "port_in_use"
 ISSUE_YAML_DEPRECATED: Final = "deprecated_yaml"
+ISSUE_YAML_IMPORT_CANNOT_CONNECT: Final = "deprecated_yaml_import_issue_cannot_connect"
+
+# Config flow
+#: Value of the station list's "enter an address manually" choice.
+MANUAL_ENTRY: Final = "manual"
+DEFAULT_FAILSAFE_TIMEOUT: Final = 0
+DEFAULT_FAILSAFE_CURRENT: Final = 0
+#: RFID tag (8 bytes) and class (10 bytes) as hexadecimal text.
+RFID_TAG_MAX_CHARS: Final = 16
+RFID_CLASS_MAX_CHARS: Final = 20
+#: What the old core integration used when its YAML left the failsafe values out.
+LEGACY_FS_TIMEOUT: Final = 30
+LEGACY_FS_FALLBACK: Final = 6
+#: How long the config flow waits for a station's report 1 (two attempts, t_COM_pause apart).
+IDENTIFY_TIMEOUT: Final = 10
+
+# Solar-surplus charging (options)
+CONF_GRID_SENSOR: Final = "grid_power_sensor"
+CONF_GRID_IMPORT_POSITIVE: Final = "grid_import_positive"
+CONF_BATTERY_POWER_SENSOR: Final = "battery_power_sensor"
+CONF_BATTERY_CHARGE_POSITIVE: Final = "battery_charge_positive"
+CONF_BATTERY_SOC_SENSOR: Final = "battery_soc_sensor"
+CONF_BATTERY_MIN_SOC: Final = "battery_min_soc"
+CONF_SOLAR_MIN_CURRENT: Final = "solar_min_current"
+CONF_SOLAR_MAX_CURRENT: Final = "solar_max_current"
+CONF_SOLAR_PHASES: Final = "solar_phases"
+CONF_START_DELAY: Final = "start_delay"
+CONF_STOP_DELAY: Final = "stop_delay"
+CONF_ALLOWED_IMPORT: Final = "allowed_grid_import"
+CONF_CONTROL_INTERVAL: Final = "control_interval"
+CONF_PRIORITY: Final = "priority"
+PHASES_AUTO: Final = "auto"
+DEFAULT_SOLAR_MAX_CURRENT: Final = 16
+DEFAULT_START_DELAY: Final = 120
+DEFAULT_STOP_DELAY: Final = 300
+DEFAULT_ALLOWED_IMPORT: Final = 0
+DEFAULT_BATTERY_MIN_SOC: Final = 80
+#: A current change takes effect 6–7 s after the command (IEC 61851-1): deciding more often
+#: than this would judge a change before it happened.
+MIN_CONTROL_INTERVAL: Final = 10
+DEFAULT_CONTROL_INTERVAL: Final = 10
+MAX_CONTROL_INTERVAL: Final = 300
