@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -43,6 +43,9 @@ from .kecontact import (
     StationSnapshot,
     TimeQuality,
 )
+
+if TYPE_CHECKING:
+    from .solar import SolarStation
 
 #: Boot time moves by a second or two between reports; keep it steady within this.
 _BOOT_TIME_JITTER = timedelta(seconds=3)
@@ -101,11 +104,15 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         self._keepalive_unsub: CALLBACK_TYPE | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._remove_station_listener = station.add_listener(self._on_station_event)
+        #: The station's part in solar charging (set once the entry is set up).
+        self.solar: SolarStation | None = None
 
     # ------------------------------------------------------------------ options
     @staticmethod
     def _idle_interval(entry: ConfigEntry) -> int:
-        return max(MIN_POLL_INTERVAL, int(entry.options.get(CONF_IDLE_INTERVAL, DEFAULT_IDLE_INTERVAL)))
+        return max(
+            MIN_POLL_INTERVAL, int(entry.options.get(CONF_IDLE_INTERVAL, DEFAULT_IDLE_INTERVAL))
+        )
 
     def _charging_interval(self) -> int:
         return max(
@@ -246,9 +253,7 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         except KebaError as err:
             self.failed_polls += 1
             if self.data is not None and self.failed_polls < FAILED_POLLS_BEFORE_UNAVAILABLE:
-                LOGGER.debug(
-                    "Poll %s of %s failed: %s", self.failed_polls, self.station.host, err
-                )
+                LOGGER.debug("Poll %s of %s failed: %s", self.failed_polls, self.station.host, err)
                 return self.data
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -380,6 +385,12 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         if status is None:
             return False
         return current in (status.timer_current, status.user_current_limit)
+
+    async def async_set_current_by_user(self, current: float, delay: int = 1) -> None:
+        """Set the current for a person or an automation; refused while a mode regulates it."""
+        if self.solar is not None:
+            self.solar.ensure_user_may_set_current()
+        await self.async_set_current(current, delay)
 
     async def async_set_current(self, current: float, delay: int = 1) -> None:
         """Ask for ``current`` A; show it as pending until report 2 confirms it."""

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DEFAULT_DISCOVERY_INTERVAL, DOMAIN
 from .kecontact import EndpointPool
+
+if TYPE_CHECKING:
+    from .solar import SolarManager
 
 
 @dataclass(kw_only=True)
@@ -20,6 +24,8 @@ class KebaDomainData:
     #: Where discovery sends ``i``; empty: every IPv4 broadcast address Home Assistant knows.
     discovery_addresses: list[str] = field(default_factory=list)
     discovery_interval_s: float = DEFAULT_DISCOVERY_INTERVAL.total_seconds()
+    #: Solar-surplus charging of every station, by site (set up with the integration).
+    solar: SolarManager | None = None
 
 
 DATA_KEBA: HassKey[KebaDomainData] = HassKey(DOMAIN)

@@ -80,7 +80,7 @@ NUMBERS: tuple[KebaNumberEntityDescription, ...] = (
         mode=NumberMode.SLIDER,
         value_fn=charging_current,
         max_fn=hardware_limit,
-        set_fn=lambda coordinator, value: coordinator.async_set_current(value),
+        set_fn=lambda coordinator, value: coordinator.async_set_current_by_user(value),
     ),
     KebaNumberEntityDescription(
         key="energy_limit",

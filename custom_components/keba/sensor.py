@@ -35,6 +35,8 @@ from .kecontact import (
     SessionEndReason,
     TimeQuality,
 )
+from .solar import SolarStation
+from .surplus import ControllerState
 
 # Read-only: the coordinator does all the polling.
 PARALLEL_UPDATES = 0
@@ -370,6 +372,43 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class KebaSolarSensorEntityDescription(SensorEntityDescription):
+    """A sensor of the station's solar-surplus charging."""
+
+    value_fn: Callable[[SolarStation], SensorValue]
+
+
+SOLAR_SENSORS: tuple[KebaSolarSensorEntityDescription, ...] = (
+    KebaSolarSensorEntityDescription(
+        key="surplus_power",
+        translation_key="surplus_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda solar: solar.decision.surplus_w if solar.decision else None,
+    ),
+    KebaSolarSensorEntityDescription(
+        key="solar_target_current",
+        translation_key="solar_target_current",
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        value_fn=lambda solar: solar.decision.target_current if solar.decision else None,
+    ),
+    KebaSolarSensorEntityDescription(
+        key="solar_state",
+        translation_key="solar_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in ControllerState],
+        value_fn=lambda solar: (
+            solar.decision.state.value if solar.decision else ControllerState.OFF.value
+        ),
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: KebaConfigEntry,
@@ -377,11 +416,17 @@ async def async_setup_entry(
 ) -> None:
     """Add the sensors the station has."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(
+    entities: list[SensorEntity] = [
         KebaSensorEntity(coordinator, description)
         for description in SENSORS
         if description.exists_fn(coordinator)
-    )
+    ]
+    solar = coordinator.solar
+    if solar is not None and solar.can_regulate:
+        entities.extend(
+            KebaSolarSensorEntity(coordinator, solar, description) for description in SOLAR_SENSORS
+        )
+    async_add_entities(entities)
 
 
 class KebaSensorEntity(KebaEntity, SensorEntity):
@@ -393,3 +438,24 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
     def native_value(self) -> SensorValue:
         """The value from the coordinator's data."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+class KebaSolarSensorEntity(KebaEntity, SensorEntity):
+    """What the solar-surplus controller sees and does for a station."""
+
+    entity_description: KebaSolarSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: KebaCoordinator,
+        solar: SolarStation,
+        description: KebaSolarSensorEntityDescription,
+    ) -> None:
+        """Bind the sensor to the station's solar-charging state."""
+        super().__init__(coordinator, description)
+        self._solar = solar
+
+    @property
+    def native_value(self) -> SensorValue:
+        """The controller's latest decision."""
+        return self.entity_description.value_fn(self._solar)

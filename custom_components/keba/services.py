@@ -390,7 +390,11 @@ async def _async_set_current(call: ServiceCall) -> None:
     _check_range("delay_out_of_range", delay, DELAY_MIN, DELAY_MAX)
 
     def prepare(entry: KebaConfigEntry) -> _Command:
-        return lambda: entry.runtime_data.coordinator.async_set_current(current, delay)
+        coordinator = entry.runtime_data.coordinator
+        if coordinator.solar is not None:
+            # A charging mode other than "off" is in charge of the current.
+            coordinator.solar.ensure_user_may_set_current()
+        return lambda: coordinator.async_set_current(current, delay)
 
     await _async_run(call, prepare)
 

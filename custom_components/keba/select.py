@@ -1,0 +1,76 @@
+"""The charging mode of a station: who sets its charging current."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import ExtraStoredData, RestoredExtraData, RestoreEntity
+
+from .coordinator import KebaConfigEntry, KebaCoordinator
+from .entity import KebaEntity
+from .solar import SolarStation
+from .surplus import ChargingMode
+
+# Choosing a mode sends no command itself; the controller does, through the station's queue.
+PARALLEL_UPDATES = 0
+
+CHARGING_MODE = SelectEntityDescription(
+    key="charging_mode",
+    translation_key="charging_mode",
+    options=[mode.value for mode in ChargingMode],
+    entity_category=EntityCategory.CONFIG,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: KebaConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the charging mode select."""
+    coordinator = entry.runtime_data.coordinator
+    if coordinator.solar is not None:
+        async_add_entities([KebaChargingModeSelect(coordinator, coordinator.solar)])
+
+
+class KebaChargingModeSelect(KebaEntity, SelectEntity, RestoreEntity):
+    """Off (the user's number and automations rule), fast, solar, or minimum + solar."""
+
+    def __init__(self, coordinator: KebaCoordinator, solar: SolarStation) -> None:
+        """Bind the select to the station's solar-charging state."""
+        super().__init__(coordinator, CHARGING_MODE)
+        self._solar = solar
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the mode (and the vehicle's phases) the station had before a restart."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_state()
+        if last is None or last.state not in self.options:
+            return
+        mode = ChargingMode(last.state)
+        if mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR) and not self._solar.can_regulate:
+            mode = ChargingMode.OFF
+        extra = await self.async_get_last_extra_data()
+        phases = extra.as_dict().get("detected_phases") if extra is not None else None
+        self._solar.restore(mode, phases if phases in (1, 3) else None)
+        if mode != ChargingMode.OFF:
+            self._solar.async_set_mode(mode)
+
+    @property
+    def current_option(self) -> str:
+        """The active mode."""
+        return self._solar.mode.value
+
+    async def async_select_option(self, option: str) -> None:
+        """Hand the charging current to the chosen mode."""
+        self._solar.async_set_mode(ChargingMode(option))
+
+    @property
+    def extra_restore_state_data(self) -> ExtraStoredData:
+        """Remember the phases the vehicle charged on, for the next start."""
+        data: dict[str, Any] = {"detected_phases": self._solar.detected_phases}
+        return RestoredExtraData(data)

@@ -1,0 +1,454 @@
+"""Solar-surplus charging: how much current each station gets from a site's power flows.
+
+Pure decision logic, no Home Assistant and no I/O: :class:`SurplusController` takes the site's
+measurements (grid power, optionally a home battery) and each station's measurements, and
+returns a :class:`Decision` per station. Time is passed in, so simulations can run it fast.
+
+How it decides, every control interval:
+
+* Surplus is what the site exports plus what the controlled vehicles draw right now (measured,
+  not offered: a vehicle that draws less than it is offered frees nothing). A home battery that
+  is charging counts as surplus once its state of charge reached the minimum; a discharging
+  battery never feeds the vehicle.
+* Stations in "min + solar" get their minimum first; the rest of the surplus is shared by
+  priority (lower number first), equally among stations of the same priority.
+* A station in "solar" starts only after the surplus has covered its minimum power for the
+  whole start delay. When the surplus drops below that, it holds the minimum current through
+  the dip (a passing cloud) and pauses only when the dip outlasts the stop delay, or when the
+  grid import during the hold exceeds what the stop delay at minimum current would cost —
+  so short dips cost no start/stop cycle, long ones little grid energy.
+* Currents are whole amperes, rounded down (never more than the surplus), raised only by at
+  least one ampere and only after the previous change had time to take effect (KEBA applies a
+  change 6–7 s late), lowered at once.
+* Without a grid measurement (sensor unavailable or stale) nothing is known about the surplus:
+  "solar" holds the minimum for the stop delay, then pauses; "min + solar" keeps its minimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+import enum
+import math
+
+#: Nominal phase voltage when the meter does not say.
+NOMINAL_VOLTAGE = 230.0
+#: A phase carrying at least this current counts as used by the vehicle.
+PHASE_DETECT_MIN_A = 1.0
+#: The smallest current KEBA stations (and IEC 61851-1) offer.
+MIN_CHARGING_CURRENT = 6.0
+#: A current change takes effect 6–7 s after the command; don't judge it before.
+CHANGE_SETTLE_S = 8.0
+#: A station that shows another current than commanded this long (reboot, unplug, someone
+#: else's command) is told again.
+RESYNC_AFTER_S = 30.0
+
+
+class ChargingMode(enum.StrEnum):
+    """Who sets the charging current."""
+
+    OFF = "off"
+    FAST = "fast"
+    SOLAR = "solar"
+    MIN_SOLAR = "min_solar"
+
+
+class ControllerState(enum.StrEnum):
+    """What the controller is doing for a station, and why."""
+
+    OFF = "off"
+    NO_VEHICLE = "no_vehicle"
+    FAST = "fast"
+    WAITING_FOR_SURPLUS = "waiting_for_surplus"
+    STARTING = "starting"
+    CHARGING_FROM_SURPLUS = "charging_from_surplus"
+    HOLDING_THROUGH_DIP = "holding_through_dip"
+    PAUSED = "paused"
+    CHARGING_AT_MINIMUM = "charging_at_minimum"
+    GRID_SENSOR_UNAVAILABLE = "grid_sensor_unavailable"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SurplusSettings:
+    """How a station is regulated (from the entry's options)."""
+
+    min_current: float = MIN_CHARGING_CURRENT
+    max_current: float = 16.0
+    #: 1 or 3; None: detect from the measured phase currents.
+    phases: int | None = None
+    start_delay_s: float = 120.0
+    stop_delay_s: float = 300.0
+    #: Grid import (W) accepted while a vehicle already charges from surplus.
+    allowed_import_w: float = 0.0
+    #: Lower numbers are served first; equal numbers share equally.
+    priority: int = 1
+    #: A charging home battery's power counts as surplus only from this state of charge (%).
+    battery_min_soc: float = 100.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteMeasurement:
+    """The site's power flows, averaged over the control interval."""
+
+    #: Positive: import from the grid; negative: export. None: unknown (sensor unavailable).
+    grid_power_w: float | None
+    #: Positive: the home battery charges; negative: it discharges. None: no battery.
+    battery_power_w: float | None = None
+    battery_soc: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationMeasurement:
+    """One station as its latest reports show it."""
+
+    key: str
+    mode: ChargingMode
+    settings: SurplusSettings
+    vehicle_plugged: bool
+    #: Power the vehicle draws now (W), measured by the station's meter.
+    power_w: float
+    #: Measured phase currents (A).
+    currents: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: Measured phase voltages (V); zeros or None are replaced by the nominal voltage.
+    voltages: tuple[float | None, float | None, float | None] = (None, None, None)
+    #: The station's hardware limit (Curr HW, A); 0 or None: unknown.
+    hardware_limit: float | None = None
+    #: The current the station was last told (report 2: the pending timer current, else
+    #: ``Curr user``; 0 while paused). None: unknown.
+    station_target: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do for a station now."""
+
+    key: str
+    state: ControllerState
+    #: Current the controller wants offered (A); 0 means paused; None: not regulating.
+    target_current: float | None
+    #: Send this current (A) now; 0 means pause (``currtime 0 1``); None: send nothing.
+    command: float | None
+    #: Surplus available to the controlled stations of the site (W).
+    surplus_w: float | None
+    #: Phases the controller counts with for this station.
+    phases: int
+
+
+@dataclass(slots=True)
+class _Memory:
+    """What the controller remembers of a station between steps."""
+
+    commanded: float | None = None
+    commanded_at: float = -math.inf
+    detected_phases: int | None = None
+    surplus_since: float | None = None
+    dip_since: float | None = None
+    dip_import_ws: float = 0.0
+    last_step: float | None = None
+
+
+@dataclass(slots=True)
+class _Candidate:
+    station: StationMeasurement
+    memory: _Memory
+    phases: int
+    volts_per_amp: float
+    min_power: float
+    max_power: float
+    allocation: float = 0.0
+
+
+class SurplusController:
+    """Decides the currents of every station of one site (one grid meter)."""
+
+    def __init__(self) -> None:
+        """Start with no memory of any station."""
+        self._memory: dict[str, _Memory] = {}
+
+    # ------------------------------------------------------------------ memory
+    def detected_phases(self, key: str) -> int | None:
+        """Phases the vehicle at ``key`` was last seen charging on."""
+        memory = self._memory.get(key)
+        return memory.detected_phases if memory else None
+
+    def restore(self, key: str, *, detected_phases: int | None, commanded: float | None) -> None:
+        """Take back what was known before a restart (phases, last commanded current)."""
+        memory = self._memory.setdefault(key, _Memory())
+        memory.detected_phases = detected_phases
+        memory.commanded = commanded
+
+    def forget(self, key: str) -> None:
+        """Drop a station (unloaded, or its mode went to off)."""
+        self._memory.pop(key, None)
+
+    # ------------------------------------------------------------------- step
+    def step(
+        self, now: float, site: SiteMeasurement, stations: Sequence[StationMeasurement]
+    ) -> list[Decision]:
+        """Decide for every station; call once per control interval."""
+        controlled = [s for s in stations if s.mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)]
+        surplus = self._surplus(site, controlled)
+        candidates = [self._candidate(s) for s in controlled if s.vehicle_plugged]
+        if surplus is not None:
+            self._allocate(surplus, candidates)
+        decisions: list[Decision] = []
+        by_key = {c.station.key: c for c in candidates}
+        for station in stations:
+            memory = self._memory.setdefault(station.key, _Memory())
+            self._learn_phases(station, memory)
+            if station.mode == ChargingMode.OFF:
+                self._memory[station.key] = _Memory(detected_phases=memory.detected_phases)
+                decisions.append(
+                    Decision(
+                        station.key,
+                        ControllerState.OFF,
+                        None,
+                        None,
+                        surplus,
+                        self._phases(station, memory),
+                    )
+                )
+                continue
+            if not station.vehicle_plugged:
+                # The station forgets currtime settings at unplug: start afresh next time.
+                memory.commanded = None
+                memory.surplus_since = memory.dip_since = None
+                memory.dip_import_ws = 0.0
+                decisions.append(
+                    Decision(
+                        station.key,
+                        ControllerState.NO_VEHICLE,
+                        None,
+                        None,
+                        surplus,
+                        self._phases(station, memory),
+                    )
+                )
+                continue
+            if station.mode == ChargingMode.FAST:
+                target = self._max_current(station)
+                decisions.append(
+                    self._emit(now, station, memory, ControllerState.FAST, target, surplus)
+                )
+                continue
+            candidate = by_key[station.key]
+            decisions.append(self._decide(now, site, surplus, candidate))
+            memory.last_step = now
+        return decisions
+
+    # --------------------------------------------------------------- helpers
+    @staticmethod
+    def _surplus(site: SiteMeasurement, controlled: Iterable[StationMeasurement]) -> float | None:
+        if site.grid_power_w is None or not math.isfinite(site.grid_power_w):
+            return None
+        surplus = -site.grid_power_w + sum(max(0.0, s.power_w) for s in controlled)
+        battery = site.battery_power_w
+        if battery is not None and math.isfinite(battery):
+            min_soc = min((s.settings.battery_min_soc for s in controlled), default=100.0)
+            soc = site.battery_soc
+            if battery < 0 or (soc is not None and soc >= min_soc):
+                # Discharging never feeds the vehicle; charging yields to it above the min SoC.
+                surplus += battery
+        return surplus
+
+    def _phases(self, station: StationMeasurement, memory: _Memory) -> int:
+        if station.settings.phases in (1, 3):
+            return station.settings.phases
+        return memory.detected_phases or 3
+
+    @staticmethod
+    def _learn_phases(station: StationMeasurement, memory: _Memory) -> None:
+        used = sum(1 for current in station.currents if current >= PHASE_DETECT_MIN_A)
+        if used in (1, 2, 3):
+            memory.detected_phases = 3 if used >= 2 else 1
+
+    @staticmethod
+    def _max_current(station: StationMeasurement) -> float:
+        limit = station.settings.max_current
+        if station.hardware_limit:
+            limit = min(limit, station.hardware_limit)
+        return float(math.floor(max(station.settings.min_current, limit)))
+
+    def _candidate(self, station: StationMeasurement) -> _Candidate:
+        memory = self._memory.setdefault(station.key, _Memory())
+        self._learn_phases(station, memory)
+        phases = self._phases(station, memory)
+        used = [v for v, i in zip(station.voltages, station.currents, strict=True) if v and i > 0]
+        voltage = sum(used) / len(used) if used else NOMINAL_VOLTAGE
+        volts_per_amp = voltage * phases
+        return _Candidate(
+            station=station,
+            memory=memory,
+            phases=phases,
+            volts_per_amp=volts_per_amp,
+            min_power=station.settings.min_current * volts_per_amp,
+            max_power=self._max_current(station) * volts_per_amp,
+        )
+
+    @staticmethod
+    def _allocate(surplus: float, candidates: list[_Candidate]) -> None:
+        """Share ``surplus``: minimums of min+solar first, then by priority, equal within."""
+        remaining = surplus
+        for candidate in candidates:
+            if candidate.station.mode == ChargingMode.MIN_SOLAR:
+                candidate.allocation = candidate.min_power
+                remaining -= candidate.min_power
+        for priority in sorted({c.station.settings.priority for c in candidates}):
+            group = [c for c in candidates if c.station.settings.priority == priority]
+            # Stations that cannot get their minimum drop out, the lowest-priority-within first:
+            # those charging already keep their place (fewer start/stop cycles).
+            group.sort(key=lambda c: (c.memory.commanded or 0) <= 0)
+            while group:
+                share = (remaining + sum(c.allocation for c in group)) / len(group)
+                if share >= min(c.min_power for c in group) or len(group) == 1:
+                    break
+                group.pop()
+            if not group:
+                continue
+            pool = remaining + sum(c.allocation for c in group)
+            # Equal shares, each capped at its maximum; what a capped station leaves goes on.
+            open_group = list(group)
+            while open_group:
+                share = pool / len(open_group)
+                capped = [c for c in open_group if c.max_power <= share]
+                if not capped:
+                    for c in open_group:
+                        c.allocation = max(c.allocation, share)
+                    pool = 0.0
+                    break
+                for c in capped:
+                    c.allocation = c.max_power
+                    pool -= c.max_power
+                    open_group.remove(c)
+            remaining = pool
+
+    def _decide(
+        self, now: float, site: SiteMeasurement, surplus: float | None, c: _Candidate
+    ) -> Decision:
+        station, memory = c.station, c.memory
+        settings = station.settings
+        # A vehicle already charging when the controller takes over is adopted, not restarted.
+        adopted = memory.commanded is None and station.power_w > 0
+        charging = (memory.commanded or 0) > 0 or adopted
+        interval = now - memory.last_step if memory.last_step is not None else 0.0
+        if surplus is None:
+            return self._without_grid(now, c)
+
+        if station.mode == ChargingMode.MIN_SOLAR:
+            current = self._current_for(c.allocation, c)
+            if current > settings.min_current:
+                return self._emit(
+                    now, station, memory, ControllerState.CHARGING_FROM_SURPLUS, current, surplus
+                )
+            return self._emit(
+                now,
+                station,
+                memory,
+                ControllerState.CHARGING_AT_MINIMUM,
+                settings.min_current,
+                surplus,
+            )
+
+        margin = settings.allowed_import_w if charging else 0.0
+        enough = c.allocation + margin >= c.min_power
+        if enough:
+            memory.dip_since = None
+            memory.dip_import_ws = 0.0
+            if charging:
+                current = max(settings.min_current, self._current_for(c.allocation + margin, c))
+                return self._emit(
+                    now, station, memory, ControllerState.CHARGING_FROM_SURPLUS, current, surplus
+                )
+            if memory.surplus_since is None:
+                memory.surplus_since = now
+            if now - memory.surplus_since >= settings.start_delay_s:
+                memory.surplus_since = None
+                current = self._current_for(c.allocation, c)
+                return self._emit(
+                    now, station, memory, ControllerState.CHARGING_FROM_SURPLUS, current, surplus
+                )
+            return self._emit(now, station, memory, ControllerState.STARTING, 0.0, surplus)
+
+        memory.surplus_since = None
+        if not charging or adopted:
+            return self._emit(
+                now, station, memory, ControllerState.WAITING_FOR_SURPLUS, 0.0, surplus
+            )
+        # A dip: hold the minimum current, unless it lasts or costs too much.
+        if memory.dip_since is None:
+            memory.dip_since = now
+            memory.dip_import_ws = 0.0
+        shortfall = max(0.0, c.min_power - c.allocation - margin)
+        memory.dip_import_ws += shortfall * interval
+        budget = c.min_power * settings.stop_delay_s * 0.5
+        if now - memory.dip_since >= settings.stop_delay_s or memory.dip_import_ws > budget:
+            memory.dip_since = None
+            memory.dip_import_ws = 0.0
+            return self._emit(now, station, memory, ControllerState.PAUSED, 0.0, surplus)
+        return self._emit(
+            now, station, memory, ControllerState.HOLDING_THROUGH_DIP, settings.min_current, surplus
+        )
+
+    def _without_grid(self, now: float, c: _Candidate) -> Decision:
+        station, memory = c.station, c.memory
+        settings = station.settings
+        state = ControllerState.GRID_SENSOR_UNAVAILABLE
+        if station.mode == ChargingMode.MIN_SOLAR:
+            return self._emit(now, station, memory, state, settings.min_current, None)
+        if (memory.commanded or 0) <= 0:
+            return self._emit(now, station, memory, state, 0.0, None)
+        if memory.dip_since is None:
+            memory.dip_since = now
+        if now - memory.dip_since >= settings.stop_delay_s:
+            memory.dip_since = None
+            return self._emit(now, station, memory, state, 0.0, None)
+        return self._emit(now, station, memory, state, settings.min_current, None)
+
+    @staticmethod
+    def _current_for(power: float, c: _Candidate) -> float:
+        amps = math.floor(power / c.volts_per_amp) if c.volts_per_amp > 0 else 0
+        return float(min(max(amps, 0), c.max_power / c.volts_per_amp))
+
+    def _emit(
+        self,
+        now: float,
+        station: StationMeasurement,
+        memory: _Memory,
+        state: ControllerState,
+        target: float,
+        surplus: float | None,
+    ) -> Decision:
+        """Turn a target into a command, sparing the station needless or early changes."""
+        previous = memory.commanded
+        settled = now - memory.commanded_at
+        target_seen = station.station_target
+        if target <= 0:
+            send = (
+                previous is None
+                or previous > 0
+                or (target_seen is not None and target_seen > 0 and settled >= RESYNC_AFTER_S)
+            )
+        elif previous is None or previous <= 0 or target < previous:
+            send = True  # starting, or lowering: at once
+        else:
+            # Raising by a whole ampere, once the previous change has taken effect; or telling
+            # a station again that shows something else (rebooted, unplugged, overruled).
+            send = (target >= previous + 1 and settled >= CHANGE_SETTLE_S) or (
+                target_seen is not None
+                and abs(target_seen - previous) >= 0.5
+                and settled >= RESYNC_AFTER_S
+            )
+            if send and target < previous + 1:
+                target = previous
+        command = target if send else None
+        if command is not None:
+            memory.commanded = command
+            memory.commanded_at = now
+        return Decision(
+            station.key,
+            state,
+            memory.commanded if memory.commanded is not None else target,
+            command,
+            surplus,
+            self._phases(station, memory),
+        )
