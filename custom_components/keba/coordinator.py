@@ -78,6 +78,18 @@ class KebaData:
     boot_time: datetime | None = None
 
 
+#: Highest current offered when report 2 does not tell the hardware limit (``Curr HW`` 0).
+FALLBACK_HARDWARE_LIMIT_A = 32.0
+
+
+def hardware_limit(data: KebaData | None) -> float:
+    """``Curr HW`` of report 2: DIP switches, cable coding and temperature, all in one."""
+    status = data.snapshot.status if data is not None else None
+    if status is None or not status.hardware_current_limit:
+        return FALLBACK_HARDWARE_LIMIT_A
+    return status.hardware_current_limit
+
+
 class KebaCoordinator(DataUpdateCoordinator[KebaData]):
     """Polls report 2 (and 3), merges pushes at once, follows sessions and reboots."""
 

@@ -16,15 +16,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import CURRENT_MIN_A
-from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData
+from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData, hardware_limit
 from .entity import KebaEntity
 from .errors import command_errors
 
 # One command at a time per station.
 PARALLEL_UPDATES = 1
 
-#: Highest current offered when report 2 does not tell the hardware limit (``Curr HW`` 0).
-FALLBACK_HARDWARE_LIMIT_A = 32.0
 #: Upper end of the energy limit: more than the largest vehicle battery takes in one session
 #: (about 200 kWh), far below what ``setenergy`` accepts (almost 10 000 kWh).
 ENERGY_LIMIT_MAX_KWH = 250.0
@@ -38,14 +36,6 @@ class KebaNumberEntityDescription(NumberEntityDescription):
     set_fn: Callable[[KebaCoordinator, float], Awaitable[None]]
     max_fn: Callable[[KebaData], float] | None = None
     exists_fn: Callable[[KebaCoordinator], bool] = lambda _: True
-
-
-def hardware_limit(data: KebaData) -> float:
-    """``Curr HW`` of report 2: DIP switches, cable coding and temperature, all in one."""
-    status = data.snapshot.status
-    if status is None or not status.hardware_current_limit:
-        return FALLBACK_HARDWARE_LIMIT_A
-    return status.hardware_current_limit
 
 
 def charging_current(data: KebaData) -> float | None:

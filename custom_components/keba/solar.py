@@ -11,7 +11,7 @@ which stays the user's switch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 import time
@@ -22,12 +22,17 @@ from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
     EventStateChangedData,
+    EventStateReportedData,
     HomeAssistant,
     State,
     callback,
 )
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers.event import async_track_state_change_event, async_track_time_interval
+from homeassistant.helpers.event import (
+    async_track_state_change_event,
+    async_track_state_report_event,
+    async_track_time_interval,
+)
 
 from .const import (
     CONF_ALLOWED_IMPORT,
@@ -55,10 +60,11 @@ from .const import (
     MIN_CONTROL_INTERVAL,
     PHASES_AUTO,
 )
-from .coordinator import KebaConfigEntry, KebaCoordinator
-from .kecontact import KebaError
+from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
+from .kecontact import ChargingStatus, KebaError
 from .surplus import (
     MIN_CHARGING_CURRENT,
+    NOMINAL_VOLTAGE,
     ChargingMode,
     Decision,
     SiteMeasurement,
@@ -90,57 +96,53 @@ def settings_from_options(options: dict[str, Any]) -> SurplusSettings:
 
 
 class _Average:
-    """Time-weighted average of a sensor over the current control interval."""
+    """Time-weighted average of a value over the current control interval.
 
-    def __init__(self, scale: Callable[[State], float | None]) -> None:
-        self._scale = scale
+    Only the time the value was known counts: a sensor that was unavailable for part of the
+    interval is averaged over the rest, not diluted by zeros. Its last value holds until the
+    next one (Home Assistant reports a sensor only when it updates).
+    """
+
+    def __init__(self) -> None:
         self.value: float | None = None
+        #: When the value was last reported (changed or not).
         self.reported_at = -math.inf
-        self._since = 0.0
-        self._window_start: float | None = None
+        self._since = -math.inf
         self._integral = 0.0
+        self._covered = 0.0
 
-    def update(self, state: State | None, now: float) -> None:
+    def update(self, value: float | None, now: float) -> None:
+        """A new value (None: unknown from now on)."""
         self._accumulate(now)
-        self.value = self._scale(state) if state is not None else None
-        if state is not None and self.value is not None:
+        self.value = value
+        if value is not None:
             self.reported_at = now
-        self._since = now
+
+    def keep_alive(self, now: float) -> None:
+        """The value was reported again unchanged: it is still fresh."""
+        if self.value is not None:
+            self.reported_at = now
 
     def _accumulate(self, now: float) -> None:
-        if self._window_start is None:
-            self._window_start = now
-        if self.value is not None:
+        if self.value is not None and now > self._since:
             self._integral += self.value * (now - self._since)
+            self._covered += now - self._since
         self._since = max(self._since, now)
 
-    def take(self, now: float, stale_after: float) -> float | None:
-        """The average since the last call; None when unknown or stale."""
-        if self.value is None or now - self.reported_at > stale_after:
-            self._window_start, self._integral = now, 0.0
-            return None
+    def take(self, now: float, stale_after: float = math.inf) -> float | None:
+        """The average since the last call; None when unknown now or stale."""
         self._accumulate(now)
-        start = self._window_start if self._window_start is not None else now
-        span = now - start
-        average = self._integral / span if span > 0 else self.value
-        self._window_start, self._integral, self._since = now, 0.0, now
-        return average
-
-    def keep_alive(self, state: State | None, now: float) -> None:
-        """A state that was reported again unchanged still counts as fresh."""
-        if state is not None and self._scale(state) is not None:
-            self.reported_at = now
+        integral, covered = self._integral, self._covered
+        self._integral = self._covered = 0.0
+        if self.value is None or now - self.reported_at > stale_after:
+            return None
+        return integral / covered if covered > 0 else self.value
 
 
 def _power(sign: float) -> Callable[[State], float | None]:
     def read(state: State) -> float | None:
-        if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-            return None
-        try:
-            value = float(state.state)
-        except ValueError:
-            return None
-        if not math.isfinite(value):
+        value = _number(state)
+        if value is None:
             return None
         unit = state.attributes.get("unit_of_measurement", UnitOfPower.WATT)
         return sign * value * _POWER_SCALE.get(unit, 1.0)
@@ -148,7 +150,7 @@ def _power(sign: float) -> Callable[[State], float | None]:
     return read
 
 
-def _percent(state: State) -> float | None:
+def _number(state: State) -> float | None:
     if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
         return None
     try:
@@ -156,6 +158,13 @@ def _percent(state: State) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def _shown_target(status: ChargingStatus) -> float | None:
+    """The current the station was last told: a running ``currtime`` timer's, else ``Curr user``."""
+    if status.timer_timeout_s and status.timer_current is not None:
+        return status.timer_current
+    return status.user_current_limit
 
 
 @dataclass(kw_only=True)
@@ -167,7 +176,6 @@ class SolarStation:
     mode: ChargingMode = ChargingMode.OFF
     decision: Decision | None = None
     site: _Site | None = None
-    listeners: list[CALLBACK_TYPE] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -179,23 +187,34 @@ class SolarStation:
         """A grid power sensor is configured, so the solar modes can work."""
         return self.site is not None
 
-    def async_set_mode(self, mode: ChargingMode) -> None:
-        """Hand the current to the controller (or back to the user with ``off``)."""
-        if mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR) and self.site is None:
+    def _check_mode(self, mode: ChargingMode) -> None:
+        """Raise if the station cannot be run in ``mode``."""
+        if mode not in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR):
+            return
+        if self.site is None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="solar_needs_grid_sensor",
                 translation_placeholders={"station": self.entry.title},
             )
-        if (
-            mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)
-            and not self.coordinator.capabilities.currtime
-        ):
+        if not self.coordinator.capabilities.currtime:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="solar_needs_currtime",
                 translation_placeholders={"station": self.entry.title},
             )
+
+    def may_use(self, mode: ChargingMode) -> bool:
+        """Whether the station can be run in ``mode`` (a grid sensor, ``currtime``)."""
+        try:
+            self._check_mode(mode)
+        except ServiceValidationError:
+            return False
+        return True
+
+    def async_set_mode(self, mode: ChargingMode) -> None:
+        """Hand the current to the controller (or back to the user with ``off``)."""
+        self._check_mode(mode)
         self.mode = mode
         if self.site is not None:
             self.site.async_mode_changed(self)
@@ -218,10 +237,23 @@ class SolarStation:
         )
 
     def restore(self, mode: ChargingMode, detected_phases: int | None) -> None:
-        """Take back the mode and learned phases after a restart."""
+        """Take back the mode and learned phases after a restart.
+
+        The station kept what it was last told while Home Assistant was away, and the
+        controller starts from there: a vehicle that charges is not paused just because the
+        grid sensor has not reported yet, and one the controller had paused is not sent
+        ``currtime 0 1`` again.
+        """
         self.mode = mode
-        if self.site is not None:
-            self.site.controller.restore(self.key, detected_phases=detected_phases, commanded=None)
+        if self.site is None:
+            return
+        status = self.coordinator.data.snapshot.status if self.coordinator.data else None
+        commanded: float | None = None
+        if mode != ChargingMode.OFF and status is not None and status.vehicle_plugged:
+            shown = _shown_target(status)
+            if (_measured_power(self) or 0.0) > 0 or shown == 0:
+                commanded = shown
+        self.site.controller.restore(self.key, detected_phases=detected_phases, commanded=commanded)
 
     @property
     def detected_phases(self) -> int | None:
@@ -240,6 +272,11 @@ class SolarStation:
             )
 
 
+def _most_of(coordinator: KebaCoordinator) -> float:
+    """The highest whole current the station can offer."""
+    return float(math.floor(hardware_limit(coordinator.data)))
+
+
 async def _send(coordinator: KebaCoordinator, current: float) -> None:
     """Send a controller decision; failures are logged, the next interval tries again."""
     try:
@@ -251,6 +288,18 @@ async def _send(coordinator: KebaCoordinator, current: float) -> None:
         LOGGER.warning("Solar charging could not reach %s: %s", coordinator.station.host, err)
 
 
+class _Sensor:
+    """A Home Assistant sensor the site reads, averaged over the control interval."""
+
+    def __init__(self, entity_id: str, read: Callable[[State], float | None]) -> None:
+        self.entity_id = entity_id
+        self._read = read
+        self.average = _Average()
+
+    def update(self, state: State | None, now: float) -> None:
+        self.average.update(self._read(state) if state is not None else None, now)
+
+
 class _Site:
     """Stations sharing one grid meter, and the controller that shares its surplus."""
 
@@ -259,9 +308,12 @@ class _Site:
         self.grid_sensor = grid_sensor
         self.controller = SurplusController()
         self.stations: dict[str, SolarStation] = {}
-        self._grid: _Average | None = None
-        self._battery: _Average | None = None
-        self._soc: _Average | None = None
+        self._grid: _Sensor | None = None
+        self._battery: _Sensor | None = None
+        self._soc: _Sensor | None = None
+        #: Each station's measured power, averaged over the same interval as the grid meter.
+        self._power: dict[str, _Average] = {}
+        self._station_unsubscribe: dict[str, CALLBACK_TYPE] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self.interval = float(DEFAULT_CONTROL_INTERVAL)
 
@@ -275,11 +327,21 @@ class _Site:
     def async_add(self, station: SolarStation) -> None:
         self.stations[station.key] = station
         station.site = self
+        power = self._power[station.key] = _Average()
+
+        @callback
+        def on_update() -> None:
+            power.update(_measured_power(station), time.monotonic())
+
+        on_update()
+        self._station_unsubscribe[station.key] = station.coordinator.async_add_listener(on_update)
         self._async_restart()
 
     @callback
     def async_remove(self, station: SolarStation) -> None:
         self.stations.pop(station.key, None)
+        self._power.pop(station.key, None)
+        self._station_unsubscribe.pop(station.key)()
         self.controller.forget(station.key)
         station.site = None
         self._async_restart()
@@ -287,10 +349,22 @@ class _Site:
     @callback
     def async_mode_changed(self, station: SolarStation) -> None:
         if station.mode == ChargingMode.OFF:
+            paused = station.decision is not None and station.decision.target_current == 0
             self.controller.forget(station.key)
             station.decision = None
+            if paused:
+                # The controller paused the station (or prepared it for the next vehicle):
+                # hand it back able to charge, at the most the hardware allows.
+                station.entry.async_create_background_task(
+                    self.hass,
+                    _send(station.coordinator, _most_of(station.coordinator)),
+                    f"KEBA {station.entry.title} charging mode off",
+                )
+                return
         # Decide now rather than up to an interval later.
-        self.hass.async_create_task(self._async_tick(None), eager_start=False)
+        station.entry.async_create_background_task(
+            self.hass, self._async_tick(None), f"KEBA {station.entry.title} charging mode"
+        )
 
     @callback
     def _async_restart(self) -> None:
@@ -301,11 +375,11 @@ class _Site:
         options = self._options()
         grid_sign = 1.0 if options.get(CONF_GRID_IMPORT_POSITIVE, True) else -1.0
         battery_sign = 1.0 if options.get(CONF_BATTERY_CHARGE_POSITIVE, True) else -1.0
-        self._grid = _Average(_power(grid_sign))
         battery_sensor = options.get(CONF_BATTERY_POWER_SENSOR)
         soc_sensor = options.get(CONF_BATTERY_SOC_SENSOR)
-        self._battery = _Average(_power(battery_sign)) if battery_sensor else None
-        self._soc = _Average(_percent) if soc_sensor else None
+        self._grid = _Sensor(self.grid_sensor, _power(grid_sign))
+        self._battery = _Sensor(battery_sensor, _power(battery_sign)) if battery_sensor else None
+        self._soc = _Sensor(soc_sensor, _number) if soc_sensor else None
         self.interval = max(
             float(MIN_CONTROL_INTERVAL),
             min(
@@ -314,28 +388,28 @@ class _Site:
             ),
         )
         now = time.monotonic()
-        tracked = {self.grid_sensor: self._grid}
-        if battery_sensor and self._battery is not None:
-            tracked[battery_sensor] = self._battery
-        if soc_sensor and self._soc is not None:
-            tracked[soc_sensor] = self._soc
-        for entity_id, average in tracked.items():
-            average.update(self.hass.states.get(entity_id), now)
+        tracked = {
+            sensor.entity_id: sensor
+            for sensor in (self._grid, self._battery, self._soc)
+            if sensor is not None
+        }
+        for entity_id, sensor in tracked.items():
+            sensor.update(self.hass.states.get(entity_id), now)
 
         @callback
         def on_change(event: Event[EventStateChangedData]) -> None:
-            average = tracked.get(event.data["entity_id"])
-            if average is None:
-                return
-            new = event.data["new_state"]
-            old = event.data["old_state"]
-            if new is not None and old is not None and new.state == old.state:
-                average.keep_alive(new, time.monotonic())
-            else:
-                average.update(new, time.monotonic())
+            tracked[event.data["entity_id"]].update(event.data["new_state"], time.monotonic())
+
+        @callback
+        def on_report(event: Event[EventStateReportedData]) -> None:
+            # Reported again with the same state: not a change, but proof it is alive.
+            tracked[event.data["entity_id"]].average.keep_alive(time.monotonic())
 
         self._unsubscribe.append(
             async_track_state_change_event(self.hass, list(tracked), on_change)
+        )
+        self._unsubscribe.append(
+            async_track_state_report_event(self.hass, list(tracked), on_report)
         )
         self._unsubscribe.append(
             async_track_time_interval(
@@ -348,9 +422,9 @@ class _Site:
         )
 
     # ------------------------------------------------------------------- ticks
-    def _measure(self, station: SolarStation) -> StationMeasurement | None:
+    def _measure(self, station: SolarStation, power_w: float | None) -> StationMeasurement | None:
         data = station.coordinator.data
-        if data is None or data.snapshot.status is None:
+        if data is None or data.snapshot.status is None:  # pragma: no cover - after report 2
             return None
         status, meter = data.snapshot.status, data.snapshot.meter
         currents = meter.currents if meter is not None else (None, None, None)
@@ -359,36 +433,34 @@ class _Site:
             if meter is not None
             else (None, None, None)
         )
-        station_target: float | None
-        if status.timer_timeout_s and status.timer_current is not None:
-            station_target = status.timer_current
-        else:
-            station_target = status.user_current_limit
         return StationMeasurement(
             key=station.key,
             mode=station.mode,
             settings=settings_from_options(dict(station.entry.options)),
             vehicle_plugged=bool(status.vehicle_plugged),
-            power_w=(meter.power_w or 0.0) if meter is not None else 0.0,
+            power_w=power_w or 0.0,
             currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
             voltages=voltages,
             hardware_limit=status.hardware_current_limit,
-            station_target=station_target,
+            station_target=_shown_target(status),
         )
 
     async def _async_tick(self, _now: datetime | None) -> None:
-        if self._grid is None:
+        if self._grid is None:  # pragma: no cover - set as soon as a station joins
             return
         now = time.monotonic()
         stale_after = max(STALE_MIN_S, STALE_INTERVALS * self.interval)
         site = SiteMeasurement(
-            grid_power_w=self._grid.take(now, stale_after),
-            battery_power_w=self._battery.take(now, stale_after) if self._battery else None,
-            battery_soc=self._soc.take(now, stale_after) if self._soc else None,
+            grid_power_w=self._grid.average.take(now, stale_after),
+            battery_power_w=self._battery.average.take(now, stale_after) if self._battery else None,
+            battery_soc=self._soc.average.take(now, stale_after) if self._soc else None,
         )
         measured: list[tuple[SolarStation, StationMeasurement]] = []
         for station in self.stations.values():
-            measurement = self._measure(station)
+            # The vehicles' power over the same interval as the grid meter's: the surplus is
+            # their sum, and a point sample of one against the average of the other swings.
+            power = self._power[station.key].take(now)
+            measurement = self._measure(station, power)
             if measurement is not None and station.coordinator.last_update_success:
                 measured.append((station, measurement))
         decisions = self.controller.step(now, site, [m for _, m in measured])
@@ -401,6 +473,25 @@ class _Site:
                     f"KEBA {station.entry.title} solar charging",
                 )
             station.coordinator.async_update_listeners()
+
+
+def _measured_power(station: SolarStation) -> float | None:
+    """Power (W) the vehicle draws: the station's meter, or an estimate without one.
+
+    A station without a meter (P30 German edition) is counted with the current it offers
+    while it charges: taking its vehicle as drawing nothing would make the surplus vanish as
+    soon as it starts, and stop it again.
+    """
+    data = station.coordinator.data
+    if data is None:  # pragma: no cover - the first poll ran before any station joins a site
+        return None
+    meter, status = data.snapshot.meter, data.snapshot.status
+    if meter is not None:
+        return meter.power_w
+    if status is None or not status.charging or not status.max_current:
+        return 0.0
+    phases = settings_from_options(dict(station.entry.options)).phases
+    return status.max_current * NOMINAL_VOLTAGE * (phases or station.detected_phases or 3)
 
 
 class SolarManager:

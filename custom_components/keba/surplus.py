@@ -12,11 +12,16 @@ How it decides, every control interval:
   battery never feeds the vehicle.
 * Stations in "min + solar" get their minimum first; the rest of the surplus is shared by
   priority (lower number first), equally among stations of the same priority.
-* A station in "solar" starts only after the surplus has covered its minimum power for the
-  whole start delay. When the surplus drops below that, it holds the minimum current through
-  the dip (a passing cloud) and pauses only when the dip outlasts the stop delay, or when the
-  grid import during the hold exceeds what the stop delay at minimum current would cost —
-  so short dips cost no start/stop cycle, long ones little grid energy.
+* A station in "solar" starts once the surplus has covered its minimum power, with 5 % to
+  spare, on average over the whole start delay (start/stop hysteresis; an appliance switching
+  on and off does not reset it). When the surplus drops below the minimum, it holds the
+  minimum current through the dip (a passing cloud) and pauses when the dip outlasts the stop
+  delay, or earlier when its grid import exceeds a quarter of what the stop delay at minimum
+  current would cost — so short dips cost no start/stop cycle, long ones little grid energy.
+  A session that has taken plenty from surplus may hold a dip longer, as long as its grid
+  import stays under 4 %.
+* While no vehicle is plugged, "solar" keeps the station paused and "min + solar" at the
+  minimum current, so an arriving vehicle never charges at full current from the grid.
 * Currents are whole amperes, rounded down (never more than the surplus), raised only by at
   least one ampere and only after the previous change had time to take effect (KEBA applies a
   change 6–7 s late), lowered at once.
@@ -26,8 +31,9 @@ How it decides, every control interval:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import enum
 import math
 
@@ -39,6 +45,14 @@ PHASE_DETECT_MIN_A = 1.0
 MIN_CHARGING_CURRENT = 6.0
 #: A current change takes effect 6–7 s after the command; don't judge it before.
 CHANGE_SETTLE_S = 8.0
+#: Starting needs this much more than the minimum power on average over the start delay: a
+#: start right at the edge turns into a dip with the next appliance (start/stop hysteresis).
+START_HEADROOM = 1.05
+#: A dip is held while its grid import stays below this share of the stop delay at minimum power.
+DIP_BUDGET_SHARE = 0.25
+#: A dip may be held beyond its own budget (and beyond the stop delay) while the session's grid
+#: import stays below this share of what the session took from surplus.
+SESSION_IMPORT_SHARE = 0.04
 #: A station that shows another current than commanded this long (reboot, unplug, someone
 #: else's command) is told again.
 RESYNC_AFTER_S = 30.0
@@ -76,7 +90,7 @@ class SurplusSettings:
     max_current: float = 16.0
     #: 1 or 3; None: detect from the measured phase currents.
     phases: int | None = None
-    start_delay_s: float = 120.0
+    start_delay_s: float = 60.0
     stop_delay_s: float = 300.0
     #: Grid import (W) accepted while a vehicle already charges from surplus.
     allowed_import_w: float = 0.0
@@ -141,10 +155,16 @@ class _Memory:
     commanded: float | None = None
     commanded_at: float = -math.inf
     detected_phases: int | None = None
-    surplus_since: float | None = None
     dip_since: float | None = None
     dip_import_ws: float = 0.0
     last_step: float | None = None
+    #: Whether a vehicle was plugged at the last step (None: not seen yet).
+    plugged: bool | None = None
+    #: Surplus for this station over the start delay: (time, W) per step.
+    start_window: deque[tuple[float, float]] = field(default_factory=deque)
+    #: This session's energy (W·s) from surplus and from the grid, as the controller saw it.
+    session_surplus_ws: float = 0.0
+    session_import_ws: float = 0.0
 
 
 @dataclass(slots=True)
@@ -210,21 +230,17 @@ class SurplusController:
                 )
                 continue
             if not station.vehicle_plugged:
-                # The station forgets currtime settings at unplug: start afresh next time.
-                memory.commanded = None
-                memory.surplus_since = memory.dip_since = None
-                memory.dip_import_ws = 0.0
-                decisions.append(
-                    Decision(
-                        station.key,
-                        ControllerState.NO_VEHICLE,
-                        None,
-                        None,
-                        surplus,
-                        self._phases(station, memory),
-                    )
-                )
+                if memory.plugged is not False:
+                    # The station forgets currtime settings at unplug: start afresh.
+                    memory.commanded = None
+                    memory.dip_since = None
+                    memory.dip_import_ws = 0.0
+                    memory.start_window.clear()
+                    memory.session_surplus_ws = memory.session_import_ws = 0.0
+                memory.plugged = False
+                decisions.append(self._prepare_for_plug_in(now, station, memory, surplus))
                 continue
+            memory.plugged = True
             if station.mode == ChargingMode.FAST:
                 target = self._max_current(station)
                 decisions.append(
@@ -349,27 +365,41 @@ class SurplusController:
                 surplus,
             )
 
+        if charging and not adopted:
+            drawn, available = max(0.0, station.power_w), max(0.0, c.allocation)
+            memory.session_surplus_ws += min(drawn, available) * interval
+            memory.session_import_ws += max(0.0, drawn - available) * interval
         margin = settings.allowed_import_w if charging else 0.0
         enough = c.allocation + margin >= c.min_power
+        if not charging or adopted:
+            window = memory.start_window
+            window.append((now, c.allocation))
+            while window and window[0][0] < now - settings.start_delay_s:
+                window.popleft()
         if enough:
             memory.dip_since = None
             memory.dip_import_ws = 0.0
             if charging:
+                memory.start_window.clear()
                 current = max(settings.min_current, self._current_for(c.allocation + margin, c))
                 return self._emit(
                     now, station, memory, ControllerState.CHARGING_FROM_SURPLUS, current, surplus
                 )
-            if memory.surplus_since is None:
-                memory.surplus_since = now
-            if now - memory.surplus_since >= settings.start_delay_s:
-                memory.surplus_since = None
+            # Start once the surplus covered the minimum on average over the whole start delay
+            # (an oven's thermostat switching on and off must not keep resetting a timer).
+            window = memory.start_window
+            covered = now - window[0][0] if window else 0.0
+            average = sum(power for _, power in window) / len(window) if window else 0.0
+            if covered >= settings.start_delay_s - 1e-6 * max(1.0, now) and (
+                average >= c.min_power * START_HEADROOM
+            ):
+                window.clear()
                 current = self._current_for(c.allocation, c)
                 return self._emit(
                     now, station, memory, ControllerState.CHARGING_FROM_SURPLUS, current, surplus
                 )
             return self._emit(now, station, memory, ControllerState.STARTING, 0.0, surplus)
 
-        memory.surplus_since = None
         if not charging or adopted:
             return self._emit(
                 now, station, memory, ControllerState.WAITING_FOR_SURPLUS, 0.0, surplus
@@ -380,13 +410,40 @@ class SurplusController:
             memory.dip_import_ws = 0.0
         shortfall = max(0.0, c.min_power - c.allocation - margin)
         memory.dip_import_ws += shortfall * interval
-        budget = c.min_power * settings.stop_delay_s * 0.5
-        if now - memory.dip_since >= settings.stop_delay_s or memory.dip_import_ws > budget:
+        budget = c.min_power * settings.stop_delay_s * DIP_BUDGET_SHARE
+        # What the session can still afford: on a good day long dips are held, on a poor one
+        # (the session already imported more than its share) the dip budget applies alone.
+        credit = SESSION_IMPORT_SHARE * memory.session_surplus_ws - memory.session_import_ws
+        too_long = now - memory.dip_since >= settings.stop_delay_s and credit <= 0
+        if too_long or memory.dip_import_ws > budget + max(0.0, credit):
             memory.dip_since = None
             memory.dip_import_ws = 0.0
             return self._emit(now, station, memory, ControllerState.PAUSED, 0.0, surplus)
         return self._emit(
             now, station, memory, ControllerState.HOLDING_THROUGH_DIP, settings.min_current, surplus
+        )
+
+    def _prepare_for_plug_in(
+        self, now: float, station: StationMeasurement, memory: _Memory, surplus: float | None
+    ) -> Decision:
+        """Set the station up for the next vehicle while none is plugged.
+
+        A ``currtime`` sent while no vehicle is plugged lasts until the next unplug, so the
+        station is paused (solar) or set to the minimum (min + solar) before the vehicle
+        arrives: it never charges at full current from the grid for the first seconds.
+        """
+        if station.mode == ChargingMode.SOLAR:
+            return self._emit(now, station, memory, ControllerState.NO_VEHICLE, 0.0, surplus)
+        if station.mode == ChargingMode.MIN_SOLAR:
+            target = station.settings.min_current
+            return self._emit(now, station, memory, ControllerState.NO_VEHICLE, target, surplus)
+        return Decision(
+            station.key,
+            ControllerState.NO_VEHICLE,
+            None,
+            None,
+            surplus,
+            self._phases(station, memory),
         )
 
     def _without_grid(self, now: float, c: _Candidate) -> Decision:

@@ -1,0 +1,217 @@
+"""The site: photovoltaic production, the house's load and the vehicle's plan, per day.
+
+Everything is a deterministic function of the day's name and a seed: one value per second of
+the day (W), so every strategy sees exactly the same sun and the same appliances.
+
+* PV: a clear-sky bell (sunrise 06:30, sunset 19:30, peak about 6.9 kW AC from a 7.5 kWp
+  array) with a little ripple. The cloudy day multiplies it with a cloud factor: passages of
+  20 s to 10 min that drop production to 15–40 % within seconds, brief cloud-edge enhancement
+  above the clear-sky value, and longer overcast periods with flicker.
+* House: a base load of 250–400 W wandering slowly, a fridge, a heat pump cycling at 1–2 kW, a
+  kettle (2 kW, 3 min), an oven (2.5 kW, 45 min, thermostat cycling after heating up), a
+  washing machine (heating, washing, spinning), a dishwasher on the cloudy day, cooking and
+  evening lights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+import random
+
+DAY_S = 86_400
+SUNRISE_S = 6.5 * 3600
+SUNSET_S = 19.5 * 3600
+#: AC peak of a 7.5 kWp array on a clear day.
+PV_PEAK_W = 6_900.0
+
+
+@dataclass(frozen=True, slots=True)
+class VehiclePlan:
+    """When the vehicle is plugged in and what it takes."""
+
+    plug_in_s: int
+    unplug_s: int
+    phases: int
+    max_current_a: float
+    wanted_kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One simulated day: per-second PV production and house load (W), and the vehicle."""
+
+    name: str
+    title: str
+    pv_w: list[float]
+    house_w: list[float]
+    vehicle: VehiclePlan
+
+
+def hhmm(seconds: float) -> str:
+    """``seconds`` after midnight as ``HH:MM:SS``."""
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _at(hours: float) -> int:
+    return round(hours * 3600)
+
+
+# ----------------------------------------------------------------------------------- PV
+def _clear_sky(rng: random.Random, peak_w: float) -> list[float]:
+    pv = [0.0] * DAY_S
+    span = SUNSET_S - SUNRISE_S
+    ripple = 0.0
+    for t in range(DAY_S):
+        x = (t - SUNRISE_S) / span
+        if not 0.0 < x < 1.0:
+            continue
+        # A slow, small ripple (haze, temperature): ±1 %.
+        ripple = 0.995 * ripple + 0.005 * rng.uniform(-1.0, 1.0)
+        pv[t] = peak_w * math.sin(math.pi * x) ** 1.5 * (1.0 + 0.1 * ripple)
+    return pv
+
+
+def _ramp(factor: list[float], start: int, end: int, level: float, edge: int) -> None:
+    """Multiply ``factor`` over [start, end) by ``level``, reached and left within ``edge`` s."""
+    for t in range(max(0, start), min(DAY_S, end)):
+        into = min(t - start, end - 1 - t)
+        weight = 1.0 if edge <= 0 or into >= edge else (into + 1) / (edge + 1)
+        factor[t] *= 1.0 - (1.0 - level) * weight
+
+
+def _cloud_factor(rng: random.Random) -> list[float]:
+    factor = [1.0] * DAY_S
+    overcast = [(_at(9.6), _at(10.35)), (_at(12.9), _at(13.55)), (_at(16.2), _at(17.4))]
+    for start, end in overcast:
+        start += rng.randint(-600, 600)
+        end += rng.randint(-600, 600)
+        edge = rng.randint(60, 240)
+        _ramp(factor, start, end, rng.uniform(0.22, 0.32), edge)
+        # Flicker under the overcast: thinner and thicker patches every 10–60 s.
+        t = start + edge
+        while t < end - edge:
+            length = rng.randint(10, 60)
+            wobble = rng.uniform(0.85, 1.35)
+            for u in range(t, min(end - edge, t + length)):
+                factor[u] *= wobble
+            t += length
+    # Cloud passages, arriving every 2–9 min during daylight.
+    t = int(SUNRISE_S) + rng.randint(300, 1200)
+    while t < SUNSET_S:
+        duration = round(math.exp(rng.uniform(math.log(20), math.log(600))))
+        depth = rng.uniform(0.15, 0.40)
+        edge = rng.randint(2, 15)
+        _ramp(factor, t, t + duration, depth, edge)
+        if rng.random() < 0.35:
+            # Sunlight reflected off the cloud's edge: a short boost before or after it.
+            boost_at = t - rng.randint(20, 60) if rng.random() < 0.5 else t + duration
+            _ramp(factor, boost_at, boost_at + rng.randint(15, 50), rng.uniform(1.05, 1.2), 3)
+        t += duration + rng.randint(120, 540)
+    return [min(1.2, f) for f in factor]
+
+
+# -------------------------------------------------------------------------------- house
+def _add(load: list[float], start: int, duration: int, watts: float) -> None:
+    for t in range(max(0, start), min(DAY_S, start + duration)):
+        load[t] += watts
+
+
+def _house(rng: random.Random, *, cloudy: bool) -> list[float]:
+    load = [0.0] * DAY_S
+    # Base load wandering between 250 and 400 W, a new level every 5 min, glided to.
+    level = rng.uniform(250, 400)
+    for start in range(0, DAY_S, 300):
+        target = min(400.0, max(250.0, level + rng.uniform(-60, 60)))
+        for t in range(start, start + 300):
+            load[t] = level + (target - level) * (t - start) / 300
+        level = target
+    # Fridge: 90 W for 12 min every 40–50 min.
+    t = rng.randint(0, 1800)
+    while t < DAY_S:
+        _add(load, t, 720, 90.0)
+        t += rng.randint(2400, 3000)
+    # Heat pump: 1–2 kW, on 15–30 min, off 25–70 min (more often on the cool, cloudy day).
+    t = _at(5.0) + rng.randint(0, 1800)
+    while t < _at(22.5):
+        on = rng.randint(900, 1800)
+        power = rng.uniform(1000, 2000)
+        for u in range(t, min(DAY_S, t + on)):
+            # Compressor start-up ramp over the first minute.
+            load[u] += power * min(1.0, (u - t + 1) / 60)
+        t += on + rng.randint(1500 if cloudy else 2700, 3000 if cloudy else 4200)
+    # Kettle: 2 kW for 3 min.
+    for hours in (6.9, 10.25, 15.6) if not cloudy else (7.1, 11.0, 16.1):
+        _add(load, _at(hours) + rng.randint(-300, 300), 180, 2000.0)
+    # Oven: 2.5 kW heating for 12 min, then the thermostat cycles it (45 min in all).
+    oven = _at(11.75 if not cloudy else 17.2) + rng.randint(-300, 300)
+    _add(load, oven, 720, 2500.0)
+    t = oven + 720
+    while t < oven + 2700:
+        on = rng.randint(30, 90)
+        _add(load, t, on, 2500.0)
+        t += on + rng.randint(45, 120)
+    # Washing machine: heating 2 kW for 15 min, washing 150–400 W for 50 min, spinning 500 W.
+    wash = _at(10.0 if not cloudy else 13.0) + rng.randint(-600, 600)
+    _add(load, wash, 900, 2000.0)
+    for u in range(wash + 900, wash + 3900, 20):
+        _add(load, u, 20, rng.uniform(150, 400))
+    _add(load, wash + 3900, 600, 500.0)
+    if cloudy:
+        # Dishwasher: heating, washing, heating again for drying.
+        dish = _at(8.8) + rng.randint(-300, 300)
+        _add(load, dish, 1200, 2000.0)
+        _add(load, dish + 1200, 1800, 150.0)
+        _add(load, dish + 3000, 900, 2000.0)
+    # Cooking in the evening, lights and TV.
+    _add(load, _at(18.5) + rng.randint(-300, 300), 1800, rng.uniform(1500, 3000))
+    _add(load, _at(19.0), _at(4.0), 200.0)
+    return load
+
+
+# --------------------------------------------------------------------------------- days
+def make_day(name: str, seed: int) -> Day:
+    """Build the day called ``name`` (``clear``, ``cloudy`` or ``cloudy3``)."""
+    rng = random.Random(f"{name}/{seed}")
+    if name == "clear":
+        return Day(
+            name=name,
+            title="clear day, vehicle on 3 phases (16 A), wants 25 kWh",
+            pv_w=_clear_sky(rng, PV_PEAK_W),
+            house_w=_house(rng, cloudy=False),
+            vehicle=VehiclePlan(
+                plug_in_s=_at(7.5),
+                unplug_s=_at(18.0),
+                phases=3,
+                max_current_a=16.0,
+                wanted_kwh=25.0,
+            ),
+        )
+    if name in ("cloudy", "cloudy3"):
+        # Both cloudy days share their weather and house; only the vehicle differs.
+        rng = random.Random(f"cloudy/{seed}")
+        sky = _clear_sky(rng, PV_PEAK_W)
+        factor = _cloud_factor(rng)
+        three = name == "cloudy3"
+        return Day(
+            name=name,
+            title=(
+                "cloudy day with fast irradiance changes, vehicle on "
+                + ("3 phases (16 A)" if three else "1 phase (16 A)")
+                + ", wants 25 kWh"
+            ),
+            pv_w=[p * f for p, f in zip(sky, factor, strict=True)],
+            house_w=_house(rng, cloudy=True),
+            vehicle=VehiclePlan(
+                plug_in_s=_at(7.5),
+                unplug_s=_at(18.0),
+                phases=3 if three else 1,
+                max_current_a=16.0,
+                wanted_kwh=25.0,
+            ),
+        )
+    raise ValueError(f"unknown day {name!r}")
+
+
+DAY_NAMES = ("clear", "cloudy", "cloudy3")

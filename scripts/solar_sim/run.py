@@ -1,0 +1,499 @@
+"""One simulated day with one strategy: the simulator, the engine, the site, the metrics.
+
+A run happens in its own process on a :class:`~.virtual_loop.VirtualTimeLoop` (virtual time
+0 = midnight). On a loopback /24 of its own, a simulated P30 x-series station (``simulator``)
+listens on ``.2:7090`` and the protocol engine (``custom_components.keba.kecontact``) on
+``.1:7090``. The run polls the station like the integration's coordinator (report 2 and 3 every
+5 s while a vehicle is plugged, every 30 s otherwise, re-paced when a push shows the vehicle
+plugged in or out; pushes merged by ``KebaStation``), reads
+the grid meter every 2 s, lets the strategy decide and send through the engine, and measures
+every second.
+
+Metrics, integrated each second from the simulator's own power (report 3 ``P``) and the day's
+PV and house load (W):
+
+* ``surplus`` = max(0, PV − house): what the car can take without any import.
+* energy to the car: ∫ P_car.
+* from surplus: ∫ min(P_car, surplus); its share of the car's energy.
+* grid import caused by charging: ∫ (P_car − min(P_car, surplus)) — the import the site has
+  with the car minus the import it would have without it.
+* surplus left unused while the car could take it: while the vehicle is plugged and not full,
+  ∫ min(export, P_max − P_car) with export = max(0, PV − house − P_car) and P_max the
+  vehicle's power at 16 A on its phases. A paused car counts too, even when the export is less
+  than its minimum power (as the benchmark's definition asks); the part during which the
+  surplus alone covered the minimum power is also reported (``unused ≥ min``).
+* start/stop cycles: times the car's power fell to 0 while it stayed plugged and not full.
+* current changes: ``currtime`` commands the station received with a value (mA; 0 = pause)
+  other than the previous one.
+* timing violations: what the simulator's checker recorded for the engine's address.
+
+The station's timing checker judges each datagram at the loop time it is processed. The run
+turns the simulator's kernel receive timestamps off (:data:`simulator.station._SO_TIMESTAMPNS`):
+a kernel stamp is real time, and ``arrival = loop.time() − (time.time() − stamp)`` would mix a
+real delay of some microseconds (or milliseconds on a busy machine) into virtual time. Without
+it the arrival is the loop time at which the station reads the datagram, which on the virtual
+loop is the exact virtual moment the engine sent it (the clock does not move while a datagram
+is in flight). A probe from a third address sends two datagrams 50 ms apart at the start of
+every run; the checker must flag them (``probe`` in the result), which shows it judges on the
+virtual clock; the probe's address is left out of the violation count. ``--kernel-timestamps``
+keeps the kernel stamps instead (the figures stay the same on an idle machine).
+
+The station answers after 1 ms plus up to 2 ms of seeded jitter (a LAN), and the simulator,
+the weather and the house are seeded: a run's figures are the same every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+import logging
+import math
+import time
+from types import ModuleType
+from typing import Any
+
+from custom_components.keba.kecontact import EndpointPool, KebaError, KebaStation, StationEvent
+from simulator import Simulator
+import simulator.station as sim_station
+
+from .plant import DAY_S, Day, make_day
+from .strategies import (
+    MAX_CURRENT_A,
+    MIN_CURRENT_A,
+    NOMINAL_VOLTAGE,
+    ControllerStrategy,
+    EvccStrategy,
+    NaiveStrategy,
+    Strategy,
+    load_controller,
+)
+from .virtual_loop import VirtualTimeLoop
+
+_LOGGER = logging.getLogger(__name__)
+
+METER_INTERVAL_S = 2.0
+POLL_PLUGGED_S = 5.0
+POLL_IDLE_S = 30.0
+PROBE_GAP_S = 0.05
+#: The simulated station's power factor (``PF`` 990 ‰): P = 0.99 × U × I.
+POWER_FACTOR = 0.99
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What to simulate."""
+
+    day: str
+    strategy: str
+    seed: int
+    net: str
+    kernel_timestamps: bool = False
+    #: Record a row every 10 s (time, PV, house, car, grid, offered current, strategy state).
+    trace: bool = False
+    #: A variant of ``surplus.py`` to run instead of the integration's (file path).
+    controller: str | None = None
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The figures of one run."""
+
+    day: str
+    strategy: str
+    energy_kwh: float = 0.0
+    from_surplus_kwh: float = 0.0
+    import_kwh: float = 0.0
+    unused_kwh: float = 0.0
+    unused_startable_kwh: float = 0.0
+    cycles: int = 0
+    current_changes: int = 0
+    currtime_sent: int = 0
+    violations: int = 0
+    violation_details: list[dict[str, Any]] = field(default_factory=list)
+    probe_flagged: bool = False
+    full_at: float | None = None
+    meter_energy_kwh: float = 0.0
+    commands: dict[str, int] = field(default_factory=dict)
+    engine_errors: int = 0
+    lost_datagrams: int = 0
+    states: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+    virtual_s: float = 0.0
+    loop_jumps: int = 0
+    trace: list[tuple[float, ...] | tuple[Any, ...]] = field(default_factory=list)
+
+    @property
+    def surplus_share(self) -> float | None:
+        """Share of the car's energy that came from surplus."""
+        return self.from_surplus_kwh / self.energy_kwh if self.energy_kwh > 0 else None
+
+
+class _HideProbeWarnings(logging.Filter):
+    """The simulator logs every violation; the probe's are deliberate."""
+
+    def __init__(self, probe_ip: str) -> None:
+        super().__init__()
+        self._marker = f"by {probe_ip}:"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._marker not in record.getMessage()
+
+
+class _Probe(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.received += 1
+
+
+class _Run:
+    """Everything of one run; the strategy reads and acts through it (``SiteView``)."""
+
+    def __init__(self, spec: RunSpec, day: Day, loop: VirtualTimeLoop) -> None:
+        self.spec = spec
+        self.day = day
+        self.loop = loop
+        self.client_ip = f"{spec.net}.1"
+        self.station_ip = f"{spec.net}.2"
+        self.probe_ip = f"{spec.net}.3"
+        self.sim = Simulator(
+            ips=[self.station_ip],
+            variant="p30-x",
+            scenario="idle",
+            seed=spec.seed,
+            # A little network latency, as on a LAN (seeded: the same every run).
+            delay_ms=1.0,
+            jitter_ms=2.0,
+        )
+        self.pool = EndpointPool()
+        self.station: KebaStation | None = None
+        self.result = RunResult(day=spec.day, strategy=spec.strategy)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._probe: _Probe | None = None
+        self._probe_sent = 0
+        # Grid meter: the latest sample and its time-weighted average since the last take.
+        self._grid_latest: float | None = None
+        self._grid_since = 0.0
+        self._grid_window_start: float | None = None
+        self._grid_integral = 0.0
+        # Vehicle bookkeeping.
+        self.plugged = False
+        self.full = False
+        self._was_charging = False
+        self._received_seen = 0
+        self._last_currtime: int | None = None
+        self._was_busy = False
+        self._repace = asyncio.Event()
+        self._strategy_obj: Strategy | None = None
+
+    # ---------------------------------------------------------------- SiteView
+    def grid_latest_w(self) -> float | None:
+        return self._grid_latest
+
+    def grid_average_w(self, now: float) -> float | None:
+        if self._grid_latest is None:
+            return None
+        self._accumulate(now)
+        start = self._grid_window_start if self._grid_window_start is not None else now
+        span = now - start
+        average = self._grid_integral / span if span > 0 else self._grid_latest
+        self._grid_window_start, self._grid_integral = now, 0.0
+        return average
+
+    def _accumulate(self, now: float) -> None:
+        if self._grid_window_start is None:
+            self._grid_window_start = now
+        if self._grid_latest is not None:
+            self._grid_integral += self._grid_latest * (now - self._grid_since)
+        self._grid_since = max(self._grid_since, now)
+
+    def station_measurement(self, surplus: ModuleType, mode: Any, settings: Any) -> Any:
+        # The same reading as the integration's solar._Site._measure.
+        assert self.station is not None
+        status, meter = self.station.snapshot.status, self.station.snapshot.meter
+        if status is None:
+            return None
+        currents = meter.currents if meter is not None else (None, None, None)
+        voltages = (
+            (meter.voltage_1, meter.voltage_2, meter.voltage_3)
+            if meter is not None
+            else (None, None, None)
+        )
+        station_target: float | None
+        if status.timer_timeout_s and status.timer_current is not None:
+            station_target = status.timer_current
+        else:
+            station_target = status.user_current_limit
+        return surplus.StationMeasurement(
+            key="station",
+            mode=mode,
+            settings=settings,
+            vehicle_plugged=bool(status.vehicle_plugged),
+            power_w=(meter.power_w or 0.0) if meter is not None else 0.0,
+            currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
+            voltages=voltages,
+            hardware_limit=status.hardware_current_limit,
+            station_target=station_target,
+        )
+
+    def car_power_w(self) -> float:
+        assert self.station is not None
+        meter = self.station.snapshot.meter
+        return (meter.power_w or 0.0) if meter is not None else 0.0
+
+    def vehicle_plugged(self) -> bool:
+        assert self.station is not None
+        status = self.station.snapshot.status
+        return bool(status is not None and status.vehicle_plugged)
+
+    def charging(self) -> bool:
+        assert self.station is not None
+        status = self.station.snapshot.status
+        return bool(status is not None and status.charging)
+
+    def send(self, current: float) -> None:
+        task = self.loop.create_task(self._send(current))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, current: float) -> None:
+        assert self.station is not None
+        try:
+            if current > 0:
+                await self.station.set_current(current, 1)
+            else:
+                await self.station.pause_charging()
+        except KebaError as err:
+            self.result.engine_errors += 1
+            _LOGGER.warning("%s/%s: command failed: %s", self.spec.day, self.spec.strategy, err)
+
+    # -------------------------------------------------------------- datagrams
+    def in_flight(self) -> int:
+        """Datagrams sent (by the engine, the station or the probe) and not yet received."""
+        st = self.sim.stations[0]
+        endpoint = self.station.endpoint if self.station is not None else None
+        engine_sent = sum(link.sent for link in endpoint.links().values()) if endpoint else 0
+        engine_received = endpoint.stats.received if endpoint else 0
+        probe_received = self._probe.received if self._probe else 0
+        to_station = engine_sent + self._probe_sent - st.stats["received"]
+        from_station = st.stats["sent"] - engine_received - probe_received
+        return to_station + from_station
+
+    # ------------------------------------------------------------------ tasks
+    async def _every(self, period: float, action: Any, *, first: float = 0.0) -> None:
+        """Call ``action(now)`` at ``first``, ``first + period``, … (no drift)."""
+        at = first
+        while True:
+            delay = at - self.loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            action(self.loop.time())
+            at += period
+
+    def _busy(self) -> bool:
+        assert self.station is not None
+        status = self.station.snapshot.status
+        return status is not None and bool(status.vehicle_plugged or status.charging)
+
+    def _on_station_event(self, _event: StationEvent) -> None:
+        busy = self._busy()
+        if busy != self._was_busy:
+            self._was_busy = busy
+            self._repace.set()
+
+    async def _poller(self) -> None:
+        """Poll like the coordinator: 5 s while plugged, 30 s otherwise, re-paced on plug."""
+        assert self.station is not None
+        while True:
+            try:
+                await self.station.refresh()
+            except KebaError as err:
+                self.result.engine_errors += 1
+                _LOGGER.warning("poll failed: %s", err)
+            self._was_busy = self._busy()
+            self._repace.clear()
+            try:
+                await asyncio.wait_for(
+                    self._repace.wait(), POLL_PLUGGED_S if self._was_busy else POLL_IDLE_S
+                )
+            except TimeoutError:
+                continue
+            # A vehicle was plugged in or out: the next poll follows at the new pace.
+            await asyncio.sleep(POLL_PLUGGED_S if self._busy() else POLL_IDLE_S)
+
+    def _car_power_true_w(self) -> float:
+        return float(self.sim.stations[0].report(3)["P"]) / 1000.0
+
+    def _meter_sample(self, now: float) -> None:
+        second = min(DAY_S - 1, int(now))
+        grid = self.day.house_w[second] + self._car_power_true_w() - self.day.pv_w[second]
+        self._accumulate(now)
+        self._grid_latest = grid
+
+    def _measure_second(self, now: float) -> None:
+        second = round(now)
+        if second >= DAY_S:
+            return
+        st = self.sim.stations[0]
+        car = self._car_power_true_w()
+        pv, house = self.day.pv_w[second], self.day.house_w[second]
+        surplus = max(0.0, pv - house)
+        r = self.result
+        kwh = 1.0 / 3_600_000.0
+        covered = min(car, surplus)
+        r.energy_kwh += car * kwh
+        r.from_surplus_kwh += covered * kwh
+        r.import_kwh += (car - covered) * kwh
+        plan = self.day.vehicle
+        if self.plugged and not self.full:
+            p_max = plan.phases * NOMINAL_VOLTAGE * min(plan.max_current_a, MAX_CURRENT_A)
+            p_max *= POWER_FACTOR
+            p_min = plan.phases * NOMINAL_VOLTAGE * MIN_CURRENT_A * POWER_FACTOR
+            export = max(0.0, pv - house - car)
+            unused = min(export, max(0.0, p_max - car))
+            r.unused_kwh += unused * kwh
+            if surplus >= p_min:
+                r.unused_startable_kwh += unused * kwh
+        charging = car > 0
+        if self._was_charging and not charging and self.plugged and not self.full:
+            r.cycles += 1
+        self._was_charging = charging
+        # The vehicle is full: it stops drawing.
+        if self.plugged and not self.full:
+            e_pres_kwh = st.report(3)["E pres"] / 10_000.0
+            if e_pres_kwh >= plan.wanted_kwh:
+                self.full = True
+                r.full_at = now
+                st.vehicle_stops_drawing()
+        self._drain_received()
+        if self.spec.trace and second % 10 == 0:
+            offered = st.report(2)["Max curr"] / 1000.0
+            state = self._strategy_obj.state if self._strategy_obj is not None else ""
+            grid = self._grid_latest if self._grid_latest is not None else math.nan
+            r.trace.append(
+                (second, round(pv), round(house), round(car), round(grid), offered, state)
+            )
+
+    def _drain_received(self) -> None:
+        st = self.sim.stations[0]
+        total = st.stats["received"]
+        new = total - self._received_seen
+        self._received_seen = total
+        if new <= 0:
+            return
+        for _at, client, text in list(st.received)[-new:]:
+            words = text.split()
+            if client != self.client_ip or not words or words[0].lower() != "currtime":
+                continue
+            self.result.currtime_sent += 1
+            value = int(words[1])
+            if value != self._last_currtime:
+                self.result.current_changes += 1
+                self._last_currtime = value
+
+    def _plug_in(self) -> None:
+        plan = self.day.vehicle
+        self.plugged = True
+        self.sim.stations[0].plug_in(phases=plan.phases, max_current_a=plan.max_current_a)
+
+    def _unplug(self) -> None:
+        self.plugged = False
+        self.sim.stations[0].unplug()
+
+    # -------------------------------------------------------------------- run
+    async def _run_probe(self) -> None:
+        """Two datagrams 50 ms apart from a third address: the checker must flag them."""
+        transport, probe = await self.loop.create_datagram_endpoint(
+            _Probe, local_addr=(self.probe_ip, 7090)
+        )
+        self._probe = probe
+        try:
+            for _ in range(2):
+                self._probe_sent += 1
+                transport.sendto(b"report 1", (self.station_ip, 7090))
+                await asyncio.sleep(PROBE_GAP_S)
+            await asyncio.sleep(0.5)
+        finally:
+            transport.close()
+        rules = {v["rule"] for v in self.sim.violations() if v["client"] == self.probe_ip}
+        self.result.probe_flagged = {"udp_pause", "com_pause"} <= rules
+
+    def _strategy(self) -> Strategy:
+        phases = self.day.vehicle.phases
+        match self.spec.strategy:
+            case "solar" | "min_solar":
+                module = load_controller(self.spec.controller)
+                return ControllerStrategy(self, module, self.spec.strategy)
+            case "naive":
+                return NaiveStrategy(self, lambda: phases)
+            case "evcc":
+                return EvccStrategy(self, lambda: phases)
+        raise ValueError(f"unknown strategy {self.spec.strategy!r}")
+
+    async def run(self) -> RunResult:
+        wall = time.perf_counter()
+        if not self.spec.kernel_timestamps:
+            sim_station._SO_TIMESTAMPNS = None  # noqa: SLF001 - see the module docstring
+        self.loop.set_in_flight(self.in_flight)
+        logging.getLogger(sim_station.__name__).addFilter(_HideProbeWarnings(self.probe_ip))
+        await self.sim.start()
+        try:
+            await self._run_probe()
+            endpoint = await self.pool.acquire(self.client_ip)
+            self.station = KebaStation(endpoint, self.station_ip)
+            await self.station.connect()
+            self.station.add_listener(self._on_station_event)
+            strategy = self._strategy_obj = self._strategy()
+            plan = self.day.vehicle
+            self.loop.call_at(plan.plug_in_s, self._plug_in)
+            self.loop.call_at(plan.unplug_s, self._unplug)
+            background = [
+                self.loop.create_task(self._poller()),
+                self.loop.create_task(self._every(METER_INTERVAL_S, self._meter_sample)),
+                self.loop.create_task(self._every(1.0, self._measure_second, first=1.0)),
+                self.loop.create_task(
+                    self._every(strategy.interval, strategy.tick, first=strategy.interval)
+                ),
+            ]
+            await asyncio.sleep(DAY_S + 1.0 - self.loop.time())
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, *self._tasks, return_exceptions=True)
+            if isinstance(strategy, ControllerStrategy):
+                self.result.states = dict(strategy.states)
+            st = self.sim.stations[0]
+            self.result.meter_energy_kwh = sum(s["E pres"] for s in st.history) / 10_000.0
+            self.result.commands = dict(sorted(st.commands.items()))
+            self.result.violation_details = [
+                v for v in self.sim.violations() if v["client"] == self.client_ip
+            ]
+            self.result.violations = len(self.result.violation_details)
+            await self.station.close()
+            await self.pool.release(endpoint)
+        finally:
+            await self.sim.stop()
+        self.result.lost_datagrams = self.loop.lost_datagrams
+        self.result.loop_jumps = self.loop.clock.jumps
+        self.result.virtual_s = self.loop.time()
+        self.result.wall_s = time.perf_counter() - wall
+        return self.result
+
+
+def run_one(spec: RunSpec) -> RunResult:
+    """Simulate one day with one strategy on a fresh virtual-time loop (call in a process)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    day = make_day(spec.day, spec.seed)
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        loop = runner.get_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        return runner.run(_Run(spec, day, loop).run())
+
+
+def surplus_share_text(result: RunResult) -> str:
+    """The share as a percentage, or a dash."""
+    share = result.surplus_share
+    return "–" if share is None or math.isnan(share) else f"{share * 100:.1f} %"
+
+
+__all__ = ["RunResult", "RunSpec", "run_one", "surplus_share_text"]

@@ -1,0 +1,231 @@
+"""Who decides the charging current: the integration's controller and two baselines.
+
+Every strategy sees the same things Home Assistant would (the grid meter, the station's
+reports through the protocol engine) and acts only through the engine's commands
+(``KebaStation.set_current(A, 1)`` → ``currtime <mA> 1``, ``pause_charging()`` →
+``currtime 0 1``), so KEBA's timing rules are kept by the same scheduler for all of them.
+
+* ``solar`` / ``min_solar``: :class:`~custom_components.keba.surplus.SurplusController` with
+  default :class:`~custom_components.keba.surplus.SurplusSettings`, stepped every 10 s (the
+  integration's default control interval) with the grid power averaged over the interval
+  (time-weighted, as the integration does), the station measured as ``solar.py`` measures it.
+* ``naive``: the usual automation. Every 10 s: surplus = −grid + the car's power, current =
+  ⌊surplus / (230 V × phases)⌋ up to 16 A; below 6 A it pauses (``currtime 0 1``). It sends its
+  value every time, changed or not. It is told the vehicle's phases.
+* ``evcc``: evcc's published defaults for PV mode: a 30 s control interval, charging enabled
+  after the surplus has covered the minimum power for 1 min, disabled after it has been short of
+  it for 3 min, holding the minimum current in between; otherwise the current follows the
+  surplus. As evcc does, the timers are elapsed when a vehicle connects (it may start or stop at
+  once), and a current is sent only when it changes. It is told the vehicle's phases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import importlib.util
+import math
+from pathlib import Path
+import sys
+from types import ModuleType
+from typing import Any, Protocol
+
+import custom_components.keba.surplus as integration_surplus
+
+#: Control interval of the integration (``DEFAULT_CONTROL_INTERVAL``) and of the automation.
+CONTROLLER_INTERVAL_S = 10.0
+NAIVE_INTERVAL_S = 10.0
+#: evcc's defaults: ``interval: 30s``, ``enable.delay: 1m``, ``disable.delay: 3m``.
+EVCC_INTERVAL_S = 30.0
+EVCC_ENABLE_DELAY_S = 60.0
+EVCC_DISABLE_DELAY_S = 180.0
+
+NOMINAL_VOLTAGE = 230.0
+MIN_CURRENT_A = 6
+MAX_CURRENT_A = 16
+
+STRATEGY_NAMES = ("solar", "min_solar", "naive", "evcc")
+
+
+class SiteView(Protocol):
+    """What a strategy can read and do (implemented by the simulation run)."""
+
+    def grid_average_w(self, now: float) -> float | None:
+        """Grid power (W, + import) averaged over the time since the last call."""
+
+    def grid_latest_w(self) -> float | None:
+        """The grid meter's latest reading (W, + import)."""
+
+    def station_measurement(self, surplus: ModuleType, mode: Any, settings: Any) -> Any:
+        """The station as ``solar.py`` measures it (a ``surplus.StationMeasurement``).
+
+        None before the first poll.
+        """
+
+    def car_power_w(self) -> float:
+        """The vehicle's power as the station's last report 3 shows it (W)."""
+
+    def vehicle_plugged(self) -> bool:
+        """Report 2 (or a push) shows a vehicle plugged in."""
+
+    def charging(self) -> bool:
+        """Report 2 (or a push) shows the vehicle charging."""
+
+    def send(self, current: float) -> None:
+        """Offer ``current`` A (0: pause) through the engine, in the background."""
+
+
+class Strategy(Protocol):
+    """One way of deciding the current; :meth:`tick` runs every :attr:`interval` seconds."""
+
+    name: str
+    interval: float
+    #: What it is doing, for traces.
+    state: str
+
+    def tick(self, now: float) -> None:
+        """Decide and (maybe) send."""
+
+
+def load_controller(path: str | None) -> ModuleType:
+    """The integration's ``surplus`` module, or a variant of it loaded from ``path``."""
+    if path is None:
+        return integration_surplus
+    spec = importlib.util.spec_from_file_location("surplus_variant", Path(path))
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
+class ControllerStrategy:
+    """The integration's controller in ``solar`` or ``min_solar`` mode."""
+
+    interval = CONTROLLER_INTERVAL_S
+
+    def __init__(self, site: SiteView, surplus: ModuleType, mode: str) -> None:
+        """Regulate the station of ``site`` in ``mode``, default settings."""
+        self.name = mode
+        self._site = site
+        self._surplus = surplus
+        self._mode = surplus.ChargingMode(mode)
+        self._settings = surplus.SurplusSettings()
+        self.controller = surplus.SurplusController()
+        self.states: dict[str, float] = {}
+        self._last_state: str | None = None
+        self._last_at: float | None = None
+        self.state = ""
+
+    def tick(self, now: float) -> None:
+        """One control interval, as ``solar.py``'s ``_Site._async_tick``."""
+        grid = self._site.grid_average_w(now)
+        measurement = self._site.station_measurement(self._surplus, self._mode, self._settings)
+        if measurement is None:
+            return
+        site = self._surplus.SiteMeasurement(grid_power_w=grid)
+        (decision,) = self.controller.step(now, site, [measurement])
+        # Time spent in each controller state (for the report).
+        if self._last_state is not None and self._last_at is not None:
+            self.states[self._last_state] = self.states.get(self._last_state, 0.0) + (
+                now - self._last_at
+            )
+        self._last_state, self._last_at = decision.state.value, now
+        self.state = (
+            f"{decision.state.value} {decision.target_current} {decision.surplus_w:.0f}"
+            if decision.surplus_w is not None
+            else decision.state.value
+        )
+        if decision.command is not None:
+            self._site.send(decision.command)
+
+
+def _amps(surplus_w: float, phases: int) -> int:
+    return math.floor(surplus_w / (NOMINAL_VOLTAGE * phases))
+
+
+class NaiveStrategy:
+    """current = surplus / voltage, applied every 10 s."""
+
+    name = "naive"
+    interval = NAIVE_INTERVAL_S
+
+    def __init__(self, site: SiteView, phases: Callable[[], int]) -> None:
+        """Regulate the station of ``site``; ``phases`` is what the user configured."""
+        self._site = site
+        self._phases = phases
+        self.state = ""
+
+    def tick(self, now: float) -> None:
+        """Compute and send."""
+        grid = self._site.grid_latest_w()
+        if grid is None or not self._site.vehicle_plugged():
+            return
+        surplus = -grid + self._site.car_power_w()
+        amps = _amps(surplus, self._phases())
+        current = 0 if amps < MIN_CURRENT_A else min(amps, MAX_CURRENT_A)
+        self.state = f"{current} {surplus:.0f}"
+        self._site.send(current)
+
+
+class EvccStrategy:
+    """evcc's PV mode with its published default timers."""
+
+    name = "evcc"
+    interval = EVCC_INTERVAL_S
+
+    def __init__(self, site: SiteView, phases: Callable[[], int]) -> None:
+        """Regulate the station of ``site``; ``phases`` is what the user configured."""
+        self._site = site
+        self._phases = phases
+        self._plugged = False
+        self._enabled = False
+        self._current: int | None = None
+        self._timer_since: float | None = None
+        self.state = ""
+
+    def _set(self, amps: int) -> None:
+        if amps != self._current:
+            self._current = amps
+            self._site.send(amps)
+
+    def tick(self, now: float) -> None:
+        """One evcc cycle."""
+        plugged = self._site.vehicle_plugged()
+        if plugged and not self._plugged:
+            # evcc elapses its PV timer when a vehicle connects: it may act at once. The
+            # charger's enabled state is read from the station.
+            self._enabled = self._site.charging()
+            self._current = None
+            self._timer_since = -math.inf
+        self._plugged = plugged
+        grid = self._site.grid_latest_w()
+        if not plugged or grid is None:
+            return
+        phases = self._phases()
+        surplus = -grid + self._site.car_power_w()
+        amps = _amps(surplus, phases)
+        self.state = f"{'on' if self._enabled else 'off'} {self._current} {surplus:.0f}"
+        if not self._enabled:
+            if amps >= MIN_CURRENT_A:
+                if self._timer_since is None:
+                    self._timer_since = now
+                if now - self._timer_since >= EVCC_ENABLE_DELAY_S:
+                    self._enabled, self._timer_since = True, None
+                    self._set(min(amps, MAX_CURRENT_A))
+            else:
+                self._timer_since = None
+                if self._current != 0:
+                    self._set(0)
+            return
+        if amps >= MIN_CURRENT_A:
+            self._timer_since = None
+            self._set(min(amps, MAX_CURRENT_A))
+            return
+        if self._timer_since is None:
+            self._timer_since = now
+        if now - self._timer_since >= EVCC_DISABLE_DELAY_S:
+            self._enabled, self._timer_since = False, None
+            self._set(0)
+        else:
+            self._set(MIN_CURRENT_A)
