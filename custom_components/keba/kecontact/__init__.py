@@ -3,11 +3,11 @@
 Typical use::
 
     pool = EndpointPool()
-    endpoint = await pool.acquire()            # UDP port 7090 on all interfaces
+    endpoint = await pool.acquire()  # UDP port 7090 on all interfaces
     station = KebaStation(endpoint, "192.0.2.10")
-    info = await station.connect()             # report 1
-    snapshot = await station.refresh()         # report 2 and report 3
-    await station.set_current(10)              # currtime 10000 1, verified with report 2
+    info = await station.connect()  # report 1
+    snapshot = await station.refresh()  # report 2 and report 3
+    await station.set_current(10)  # currtime 10000 1, verified with report 2
     await station.close()
     await pool.release(endpoint)
 """

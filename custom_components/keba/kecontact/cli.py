@@ -10,11 +10,11 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+from datetime import datetime
 import enum
 import json
 import signal
 import sys
-from datetime import datetime
 from typing import Any
 
 from .const import COM_PAUSE, REPORT_SESSION_LATEST, STATION_PORT
@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _status(station: KebaStation, *, history: bool) -> dict[str, Any]:
     document: dict[str, Any] = {"host": station.host}
+    await station.connect(read_info=False)
     document["firmware"] = await station.get_firmware()
-    document["info"] = await station.connect()
+    document["info"] = await station.get_info()
     document["capabilities"] = station.capabilities
     document["status"] = await station.get_status()
     with contextlib.suppress(KebaUnsupportedError):
@@ -98,8 +99,10 @@ async def _status(station: KebaStation, *, history: bool) -> dict[str, Any]:
 
 async def _watch(station: KebaStation, interval: float, duration: float) -> None:
     def on_event(event: StationEvent) -> None:
-        _print({"event": event.kind.value, "fields": event.fields, "snapshot": event.snapshot},
-               indent=None)
+        _print(
+            {"event": event.kind.value, "fields": event.fields, "snapshot": event.snapshot},
+            indent=None,
+        )
 
     await station.connect()
     station.add_listener(on_event)

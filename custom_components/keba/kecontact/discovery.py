@@ -7,9 +7,9 @@ normal network the subnet broadcast address; in Docker, VLANs or tests, explicit
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+import logging
 
 from .exceptions import KebaError
 from .parser import Datagram, FirmwareReply
@@ -69,7 +69,9 @@ async def discover(
             for host, firmware in sorted(answers.items())
         ]
     return list(
-        await asyncio.gather(*(_identify(endpoint, host, fw) for host, fw in sorted(answers.items())))
+        await asyncio.gather(
+            *(_identify(endpoint, host, fw) for host, fw in sorted(answers.items()))
+        )
     )
 
 

@@ -12,29 +12,23 @@ rules (guide §2.1) for that station alone, so stations never wait for each othe
 Only one request is in flight at a time (``TCH-OK`` does not say which command it confirms).
 While a request waits for its 5 s, others go ahead. Setpoints coalesce: a new ``currtime``,
 ``setenergy`` or ``display`` replaces a pending one of its kind, so a burst of changes sends the
-latest value as soon as the rules allow and every caller of the burst learns that outcome.
+latest value as soon as the rules allow and every caller of the burst learns that outcome. Reads
+coalesce too: asking for a report that is already waiting to be sent shares that request.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass, field
 import itertools
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .clock import Clock
 from .const import COM_PAUSE, DIS_PAUSE, PAUSE_MARGIN, UDP_PAUSE
 from .exceptions import KebaClosedError, KebaTimeoutError
-from .parser import (
-    CommandReply,
-    Datagram,
-    FirmwareReply,
-    Malformed,
-    PushMessage,
-    ReportReply,
-)
+from .parser import CommandReply, Datagram, FirmwareReply, Malformed, PushMessage, ReportReply
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,7 +64,7 @@ def is_disable_command(text: str) -> bool:
     words = text.lower().split()
     if words[:2] == ["ena", "0"]:
         return True
-    return len(words) == 3 and words[0] == "currtime" and words[1] == "0" and words[2] != "0"  # noqa: PLR2004
+    return len(words) == 3 and words[0] == "currtime" and words[1] == "0" and words[2] != "0"
 
 
 @dataclass(slots=True, eq=False)
@@ -236,6 +230,13 @@ class StationLink:
                     return await future
         words = text.split()
         report_id = int(words[1]) if key.startswith("report ") and words[1].isdigit() else None
+        if report_id is not None or key == "i":
+            # Reading the same report twice gains nothing: a caller asking while an identical
+            # request waits, unsent, gets its answer (which is sent after this call).
+            for pending in self._pending:
+                if pending.text == text and pending.attempts == 0:
+                    pending.futures.append(future)
+                    return await future
         request = _Request(text=text, key=key, report_id=report_id, seq=next(self._seq))
         request.futures.append(future)
         self._pending.append(request)
@@ -259,12 +260,12 @@ class StationLink:
                 best = (request, at)
         return best
 
-    async def _wait(self, event: asyncio.Event, timeout: float) -> None:
-        """Wait until ``event`` is set or ``timeout`` passes (on the injected clock)."""
+    async def _wait(self, event: asyncio.Event, seconds: float) -> None:
+        """Wait until ``event`` is set or ``seconds`` pass (on the injected clock)."""
         if event.is_set():
             return
         waiter = asyncio.ensure_future(event.wait())
-        sleeper = asyncio.ensure_future(self._clock.sleep(timeout))
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
         try:
             await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -312,8 +313,7 @@ class StationLink:
         if request.attempts >= self.policy.max_attempts:
             request.fail(
                 KebaTimeoutError(
-                    f"{self.ip} did not answer {request.text!r} "
-                    f"after {request.attempts} attempts"
+                    f"{self.ip} did not answer {request.text!r} after {request.attempts} attempts"
                 )
             )
             return
@@ -340,9 +340,7 @@ class StationLink:
                     self._reply_event.set()
                 else:
                     # A late confirmation of a command whose first attempt timed out.
-                    late = next(
-                        (r for r in self._pending if r.is_command and r.attempts > 0), None
-                    )
+                    late = next((r for r in self._pending if r.is_command and r.attempts > 0), None)
                     if late is not None:
                         late.resolve(datagram)
                         self._pending.remove(late)

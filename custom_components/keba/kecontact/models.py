@@ -7,11 +7,11 @@ diagnostics can show them; an unknown value never makes parsing fail.
 
 from __future__ import annotations
 
-import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+import enum
+import math
 from typing import Any, Self
 
 from .const import REPORT_SESSION_LATEST
@@ -64,7 +64,7 @@ class TimeQuality(enum.Enum):
             return None
         if value == 0:
             return cls.NOT_SYNCED
-        if value == 2:  # noqa: PLR2004 - the guide's code for "weak"
+        if value == 2:
             return cls.WEAK
         return cls.STRONG
 
@@ -110,7 +110,10 @@ def _scaled(raw: object, divisor: float) -> float | None:
     value = _as_int(raw) if not isinstance(raw, float) else raw
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
-    return value / divisor
+    try:
+        return value / divisor
+    except OverflowError:  # an integer beyond any float, e.g. 400 digits in a garbled datagram
+        return None
 
 
 def _flag(raw: object) -> bool | None:
@@ -130,8 +133,19 @@ class FirmwareInfo:
 
 
 _REPORT1_FIELDS = frozenset(
-    {"ID", "Product", "Serial", "Firmware", "COM-module", "Backend", "timeQ", "Sec", "DIP-Sw1",
-     "DIP-Sw2", "setBoot"}
+    {
+        "ID",
+        "Product",
+        "Serial",
+        "Firmware",
+        "COM-module",
+        "Backend",
+        "timeQ",
+        "Sec",
+        "DIP-Sw1",
+        "DIP-Sw2",
+        "setBoot",
+    }
 )
 
 
@@ -183,9 +197,30 @@ class StationInfo:
 
 
 _REPORT2_FIELDS = frozenset(
-    {"ID", "State", "Error1", "Error2", "Plug", "AuthON", "Authreq", "Enable sys", "Enable user",
-     "Max curr", "Max curr %", "Curr HW", "Curr user", "Curr FS", "Tmo FS", "Curr timer",
-     "Tmo CT", "Setenergy", "Output", "Input", "Serial", "Sec"}
+    {
+        "ID",
+        "State",
+        "Error1",
+        "Error2",
+        "Plug",
+        "AuthON",
+        "Authreq",
+        "Enable sys",
+        "Enable user",
+        "Max curr",
+        "Max curr %",
+        "Curr HW",
+        "Curr user",
+        "Curr FS",
+        "Tmo FS",
+        "Curr timer",
+        "Tmo CT",
+        "Setenergy",
+        "Output",
+        "Input",
+        "Serial",
+        "Sec",
+    }
 )
 
 
@@ -254,9 +289,7 @@ class ChargingStatus:
     def with_push(self, name: str, raw: object) -> Self:
         """Return a copy with one pushed field (State, Plug, Input, Enable sys, Max curr)."""
         if name == "State":
-            return replace(
-                self, state=_enum_or_none(ChargingState, raw), state_raw=_as_int(raw)
-            )
+            return replace(self, state=_enum_or_none(ChargingState, raw), state_raw=_as_int(raw))
         if name == "Plug":
             return replace(self, plug=_enum_or_none(PlugState, raw), plug_raw=_as_int(raw))
         if name == "Input":
@@ -378,8 +411,23 @@ class MeterReading:
 
 
 _SESSION_FIELDS = frozenset(
-    {"ID", "Session ID", "Curr HW", "E start", "E pres", "started[s]", "ended[s]", "started",
-     "ended", "reason", "timeQ", "RFID tag", "RFID class", "Serial", "Sec"}
+    {
+        "ID",
+        "Session ID",
+        "Curr HW",
+        "E start",
+        "E pres",
+        "started[s]",
+        "ended[s]",
+        "started",
+        "ended",
+        "reason",
+        "timeQ",
+        "RFID tag",
+        "RFID class",
+        "Serial",
+        "Sec",
+    }
 )
 
 _TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
@@ -464,9 +512,12 @@ class ChargingSession:
             return None
         if self.started is not None and self.ended is not None:
             return max(0, int((self.ended - self.started).total_seconds()))
-        if self.started_uptime_s is not None and self.ended_uptime_s is not None:
-            if self.ended_uptime_s >= self.started_uptime_s:
-                return self.ended_uptime_s - self.started_uptime_s
+        if (
+            self.started_uptime_s is not None
+            and self.ended_uptime_s is not None
+            and self.ended_uptime_s >= self.started_uptime_s
+        ):
+            return self.ended_uptime_s - self.started_uptime_s
         return None
 
     @property

@@ -9,8 +9,8 @@ back as :class:`Malformed`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+import json
 from typing import Any
 
 from .const import MAX_DATAGRAM, PUSH_FIELDS
@@ -63,7 +63,7 @@ def _load_object(text: str) -> dict[str, Any] | None:
     for candidate in (text, "{" + text + "}"):
         try:
             value = json.loads(candidate)
-        except (ValueError, RecursionError):
+        except ValueError, RecursionError:
             continue
         if isinstance(value, dict):
             return value

@@ -12,8 +12,8 @@ c-series inside. Unknown codes fall back to the P30 c-series, the most common st
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+import enum
 
 #: Fourth-group meter letters that mean "a meter is built in".
 _METER_LETTERS = frozenset("EML")
@@ -66,8 +66,8 @@ class Capabilities:
         code = product.strip().upper()
         groups = code.split("-")
         family = groups[1] if len(groups) > 1 else ""
-        variant = groups[2] if len(groups) > 2 else ""  # noqa: PLR2004
-        options = groups[3] if len(groups) > 3 else ""  # noqa: PLR2004
+        variant = groups[2] if len(groups) > 2 else ""
+        options = groups[3] if len(groups) > 3 else ""
         socket = {"S": True, "C": False}.get(variant[1:2]) if len(variant) > 1 else None
         rfid = options.endswith("R")
         manufacturer = "KEBA" if groups[0] == "KC" else groups[0] or "KEBA"
@@ -75,7 +75,10 @@ class Capabilities:
         if family == "P20":
             series_digits = variant[-2:]
             series = {
-                "01": Series.E, "10": Series.B, "20": Series.C, "30": Series.C,
+                "01": Series.E,
+                "10": Series.B,
+                "20": Series.C,
+                "30": Series.C,
             }.get(series_digits, Series.UNKNOWN)
             meter = series in (Series.B, Series.C)
             return cls(
@@ -100,7 +103,7 @@ class Capabilities:
                 manufacturer=manufacturer,
                 model=Model.P30,
                 series=Series.DE,
-                model_name="P30 Deutschland edition",
+                model_name=_name("P30", Series.DE),
                 socket=socket,
                 meter=False,
                 display=False,
@@ -111,7 +114,7 @@ class Capabilities:
                 web_interface=False,
             )
 
-        series_char = variant[6:7] if len(variant) >= 7 else ""  # noqa: PLR2004
+        series_char = variant[6:7] if len(variant) >= 7 else ""
         if com_module:
             series = Series.X
         elif series_char == _P30_C_SERIES:
@@ -125,15 +128,20 @@ class Capabilities:
         meter_letter = options[:1]
         meter = meter_letter in _METER_LETTERS if meter_letter else True
         model = Model.P30 if family == "P30" else Model.OEM
+        # OEM wallboxes (BMW-10-…) are P30 inside but have no display, and their family group
+        # ("10") is no name to show.
+        oem = manufacturer != "KEBA"
         return cls(
             product=product,
             manufacturer=manufacturer,
             model=model,
             series=series,
-            model_name=_name(family or "P30", series),
+            model_name=f"Wallbox (KeContact P30 {series.value})"
+            if oem
+            else _name(family or "P30", series),
             socket=socket,
             meter=meter,
-            display=meter,
+            display=meter and not oem,
             rfid=rfid,
             currtime=True,
             session_history=True,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 import enum
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from .const import (
@@ -94,10 +94,18 @@ async def resolve_host(host: str) -> str:
     return str(infos[0][4][0])
 
 
+def _whole(value: float, factor: int, what: str) -> int:
+    """``value × factor`` rounded; anything but a finite real number is a validation error."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise KebaValidationError(f"{what} must be a number, not {value!r}")
+    try:
+        return round(value * factor)
+    except OverflowError, ValueError:  # infinity, NaN, or beyond any float
+        raise KebaValidationError(f"{what} must be a finite number, not {value!r}") from None
+
+
 def _ma(current_a: float, *, allow_zero: bool = False) -> int:
-    if isinstance(current_a, bool) or not isinstance(current_a, int | float):
-        raise KebaValidationError(f"current must be a number, not {current_a!r}")
-    milliamps = round(current_a * 1000)
+    milliamps = _whole(current_a, 1000, "current")
     if allow_zero and milliamps == 0:
         return 0
     if not CURRENT_MIN_MA <= milliamps <= CURRENT_MAX_MA:
@@ -295,8 +303,10 @@ class KebaStation:
 
     async def refresh(self, *, meter: bool | None = None) -> StationSnapshot:
         """Read report 2 and, where there is a meter, report 3; return the snapshot."""
-        with_meter = meter if meter is not None else bool(
-            self.capabilities is None or self.capabilities.meter
+        with_meter = (
+            meter
+            if meter is not None
+            else bool(self.capabilities is None or self.capabilities.meter)
         )
         requests = [self._report(2)]
         if with_meter:
@@ -341,7 +351,10 @@ class KebaStation:
         await self._currtime(milliamps, delay_s, verify=verify)
 
     async def pause_charging(self, *, verify: bool = True) -> None:
-        """Stop charging until a new current is set or the vehicle is unplugged (``currtime 0 1``)."""
+        """Stop charging until a new current is set or the vehicle is unplugged.
+
+        Sends ``currtime 0 1``, after which KEBA wants 2 s of silence (t_DIS_pause).
+        """
         self._require("currtime", "currtime (pause)")
         await self._currtime(0, 1, verify=verify)
 
@@ -386,9 +399,7 @@ class KebaStation:
 
     async def set_energy_limit(self, energy_kwh: float, *, verify: bool = True) -> None:
         """``setenergy``: stop the session after ``energy_kwh``; 0 removes the limit."""
-        if isinstance(energy_kwh, bool) or not isinstance(energy_kwh, int | float):
-            raise KebaValidationError("energy limit must be a number")
-        tenth_wh = round(energy_kwh * 10000)
+        tenth_wh = _whole(energy_kwh, 10000, "energy limit")
         if not 0 <= tenth_wh <= ENERGY_LIMIT_MAX:
             raise KebaValidationError(
                 f"energy limit must be 0–{ENERGY_LIMIT_MAX / 10000:g} kWh, not {energy_kwh}"
@@ -399,8 +410,9 @@ class KebaStation:
             value = int(sent.split()[1])
             await self._verify(
                 f"energy limit {value}",
-                lambda s: s.energy_limit_kwh is not None
-                and round(s.energy_limit_kwh * 10000) == value,
+                lambda s: (
+                    s.energy_limit_kwh is not None and round(s.energy_limit_kwh * 10000) == value
+                ),
             )
 
     async def set_output(self, value: int, *, verify: bool = True) -> None:
@@ -445,7 +457,7 @@ class KebaStation:
         encoded = display_text(text)
         for value in (min_time_s, max_time_s):
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535  # noqa: PLR2004
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535
             ):
                 raise KebaValidationError("display times must be 0–65535 s")
         self._require("display", "display")
@@ -482,8 +494,10 @@ class KebaStation:
         ``timeout_s`` 0 turns the failsafe off. ``persist`` writes the setting to the station's
         EEPROM: call it with ``persist=True`` only on a user's explicit request, never in a loop.
         """
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or not (
-            timeout_s == 0 or FAILSAFE_TIMEOUT_MIN <= timeout_s <= FAILSAFE_TIMEOUT_MAX
+        if (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, int)
+            or not (timeout_s == 0 or FAILSAFE_TIMEOUT_MIN <= timeout_s <= FAILSAFE_TIMEOUT_MAX)
         ):
             raise KebaValidationError(
                 f"failsafe timeout must be 0 or {FAILSAFE_TIMEOUT_MIN}–{FAILSAFE_TIMEOUT_MAX} s"
@@ -493,8 +507,10 @@ class KebaStation:
         if verify:
             await self._verify(
                 "the failsafe setting",
-                lambda s: s.failsafe_timeout_s == timeout_s
-                and (timeout_s == 0 or _same_ma(s.failsafe_current, milliamps)),
+                lambda s: (
+                    s.failsafe_timeout_s == timeout_s
+                    and (timeout_s == 0 or _same_ma(s.failsafe_current, milliamps))
+                ),
             )
 
 

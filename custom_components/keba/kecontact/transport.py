@@ -9,17 +9,16 @@ and datagrams from addresses nobody asked are dropped (counted, logged once).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass, field
 import errno
 import logging
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .clock import Clock, LoopClock
-from .const import COM_PAUSE, PAUSE_MARGIN, STATION_PORT, UDP_PAUSE
+from .const import COM_PAUSE, DIS_PAUSE, PAUSE_MARGIN, STATION_PORT, UDP_PAUSE
 from .exceptions import KebaClosedError, KebaConnectionError, KebaPortInUseError
-from .const import DIS_PAUSE
 from .link import LinkTimingSource, RetryPolicy, SendHistory, StationLink, repeat_key
 from .parser import Datagram, parse_datagram
 
