@@ -798,7 +798,11 @@ class KebaOptionsFlow(OptionsFlowWithReload):
         if user_input is not None:
             options, errors = validate_options(user_input)
             if not errors:
-                return self.async_create_entry(data={**self.config_entry.options, **options})
+                # This step's keys are replaced as a whole (an emptied RFID tag is removed);
+                # the solar-charging options stay as they are.
+                station_keys = {key for keys in _SECTION_KEYS.values() for key in keys}
+                kept = {k: v for k, v in self.config_entry.options.items() if k not in station_keys}
+                return self.async_create_entry(data={**kept, **options})
         return self.async_show_form(
             step_id="station",
             data_schema=self.add_suggested_values_to_schema(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
-from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoredExtraData, RestoreEntity
@@ -22,7 +21,7 @@ CHARGING_MODE = SelectEntityDescription(
     key="charging_mode",
     translation_key="charging_mode",
     options=[mode.value for mode in ChargingMode],
-    entity_category=EntityCategory.CONFIG,
+    # An everyday control (dashboards, automations), not a setting of the device.
 )
 
 
@@ -33,8 +32,12 @@ async def async_setup_entry(
 ) -> None:
     """Add the charging mode select."""
     coordinator = entry.runtime_data.coordinator
-    if coordinator.solar is not None:
-        async_add_entities([KebaChargingModeSelect(coordinator, coordinator.solar)])
+    if coordinator.solar is None:  # pragma: no cover - set up with the integration
+        return
+    if not coordinator.capabilities.currtime:
+        # A P20 has no ``currtime``: every mode would need the permanent ``curr``.
+        return
+    async_add_entities([KebaChargingModeSelect(coordinator, coordinator.solar)])
 
 
 class KebaChargingModeSelect(KebaEntity, SelectEntity, RestoreEntity):
@@ -52,7 +55,8 @@ class KebaChargingModeSelect(KebaEntity, SelectEntity, RestoreEntity):
         if last is None or last.state not in self.options:
             return
         mode = ChargingMode(last.state)
-        if mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR) and not self._solar.can_regulate:
+        if not self._solar.may_use(mode):
+            # The grid sensor was removed from the options (or the station cannot pause).
             mode = ChargingMode.OFF
         extra = await self.async_get_last_extra_data()
         phases = extra.as_dict().get("detected_phases") if extra is not None else None

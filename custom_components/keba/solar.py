@@ -189,18 +189,19 @@ class SolarStation:
 
     def _check_mode(self, mode: ChargingMode) -> None:
         """Raise if the station cannot be run in ``mode``."""
-        if mode not in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR):
+        if mode == ChargingMode.OFF:
             return
-        if self.site is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="solar_needs_grid_sensor",
-                translation_placeholders={"station": self.entry.title},
-            )
         if not self.coordinator.capabilities.currtime:
+            # Without ``currtime`` (a P20) regulating would take the permanent ``curr``.
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="solar_needs_currtime",
+                translation_placeholders={"station": self.entry.title},
+            )
+        if mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR) and self.site is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="solar_needs_grid_sensor",
                 translation_placeholders={"station": self.entry.title},
             )
 
@@ -268,7 +269,7 @@ class SolarStation:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="current_set_by_mode",
-                translation_placeholders={"station": self.entry.title, "mode": self.mode.value},
+                translation_placeholders={"station": self.entry.title},
             )
 
 

@@ -374,7 +374,9 @@ class SurplusController:
         if not charging or adopted:
             window = memory.start_window
             window.append((now, c.allocation))
-            while window and window[0][0] < now - settings.start_delay_s:
+            # Keep one sample at or before the start of the delay, so that the window covers
+            # it whole even when the steps do not divide it evenly.
+            while len(window) > 1 and window[1][0] <= now - settings.start_delay_s:
                 window.popleft()
         if enough:
             memory.dip_since = None
@@ -390,9 +392,7 @@ class SurplusController:
             window = memory.start_window
             covered = now - window[0][0] if window else 0.0
             average = sum(power for _, power in window) / len(window) if window else 0.0
-            if covered >= settings.start_delay_s - 1e-6 * max(1.0, now) and (
-                average >= c.min_power * START_HEADROOM
-            ):
+            if covered >= settings.start_delay_s and average >= c.min_power * START_HEADROOM:
                 window.clear()
                 current = self._current_for(c.allocation, c)
                 return self._emit(
