@@ -16,7 +16,7 @@ How it decides, every control interval:
   spare, on average over the whole start delay (start/stop hysteresis; an appliance switching
   on and off does not reset it). When the surplus drops below the minimum, it holds the
   minimum current through the dip (a passing cloud) and pauses when the dip outlasts the stop
-  delay, or earlier when its grid import exceeds a quarter of what the stop delay at minimum
+  delay, or earlier when its grid import exceeds half of what the stop delay at minimum
   current would cost — so short dips cost no start/stop cycle, long ones little grid energy.
   A session that has taken plenty from surplus may hold a dip longer, as long as its grid
   import stays under 4 %.
@@ -49,7 +49,7 @@ CHANGE_SETTLE_S = 8.0
 #: start right at the edge turns into a dip with the next appliance (start/stop hysteresis).
 START_HEADROOM = 1.05
 #: A dip is held while its grid import stays below this share of the stop delay at minimum power.
-DIP_BUDGET_SHARE = 0.25
+DIP_BUDGET_SHARE = 0.5
 #: A dip may be held beyond its own budget (and beyond the stop delay) while the session's grid
 #: import stays below this share of what the session took from surplus.
 SESSION_IMPORT_SHARE = 0.04
