@@ -79,6 +79,11 @@ ensure_venv() {
   fi
   if [ -e "$VENV" ]; then
     [ -f "$VENV/pyvenv.cfg" ] || die "$VENV exists but is not a virtual environment; not touching it"
+    # (a venv's python is a symlink to the real one: compare the path as found, unresolved)
+    case "$py" in
+      "$VENV"/*)
+        die "the Python found ($py) lives inside $VENV, which needs rebuilding: set PYTHON to a Python outside it" ;;
+    esac
     printf 'Recreating %s (requirements or interpreter changed).\n' "$VENV"
     rm -rf "$VENV"
   fi

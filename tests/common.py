@@ -60,7 +60,8 @@ class FakeStation:
     """Stands in for ``KebaStation`` without a network: reports come from fixtures.
 
     Commands are ``AsyncMock``s (assert on them); :meth:`push` delivers a push message like the
-    real station would, :meth:`set_report` changes what the next poll returns.
+    real station would, :meth:`set_report` changes what the next poll returns. Like the real
+    station, every report read is also announced to the listeners.
     """
 
     def __init__(self, endpoint: Any, host: str, reports: dict[int, dict[str, Any]]) -> None:
@@ -137,6 +138,7 @@ class FakeStation:
         self._check()
         info = StationInfo.from_report(self.reports[1])
         self.snapshot = replace(self.snapshot, info=info)
+        self.emit(EventKind.INFO)
         return info
 
     async def get_status(self) -> ChargingStatus:
@@ -144,6 +146,7 @@ class FakeStation:
         self._check()
         status = ChargingStatus.from_report(self.reports[2])
         self.snapshot = replace(self.snapshot, status=status)
+        self.emit(EventKind.STATUS)
         return status
 
     async def get_meter(self) -> MeterReading:
@@ -151,6 +154,7 @@ class FakeStation:
         self._check()
         meter = MeterReading.from_report(self.reports[3])
         self.snapshot = replace(self.snapshot, meter=meter)
+        self.emit(EventKind.METER)
         return meter
 
     async def get_session(self, report_id: int = 100) -> ChargingSession:
@@ -159,6 +163,7 @@ class FakeStation:
         session = ChargingSession.from_report(self.reports[report_id])
         if report_id == 100:
             self.snapshot = replace(self.snapshot, session=session)
+            self.emit(EventKind.SESSION)
         return session
 
     async def get_history(self, count: int = 30) -> list[ChargingSession]:

@@ -245,3 +245,27 @@ async def test_requested_current_shows_as_pending_until_confirmed(
     mock_station.set_current.assert_awaited_once_with(10, 1)
     assert seen[0] == 10
     assert coordinator.data.pending_current is None
+
+
+async def test_boot_time_stays_put_between_reports(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A push seconds after a report must not move the boot time (uptime is not pushed)."""
+    coordinator = await _setup(hass, mock_config_entry)
+    boot = coordinator.data.boot_time
+    assert boot is not None
+    freezer.tick(timedelta(seconds=4))
+    mock_station.push({"E pres": 52400})
+    assert coordinator.data.boot_time == boot
+    # The next poll's uptime has moved on with the clock: still the same boot.
+    mock_station.set_report(2, Sec=6095 + 10)
+    await _advance(hass, freezer, 6)
+    assert coordinator.data.boot_time == boot
+    # A restart of the station: a new boot time.
+    mock_station.set_report(2, Sec=20)
+    await _advance(hass, freezer, 6)
+    assert coordinator.data.boot_time is not None
+    assert coordinator.data.boot_time > boot

@@ -16,8 +16,9 @@ from .coordinator import KebaConfigEntry, KebaCoordinator
 from .entity import KebaEntity
 from .errors import command_errors
 
-# One command at a time per station.
-PARALLEL_UPDATES = 1
+# The protocol engine queues, paces and merges commands per station (KEBA's timing rules):
+# Home Assistant need not hold one back until the previous one is confirmed.
+PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -113,6 +113,7 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         self._was_plugged: bool | None = None
         self._session_listeners: list[SessionListener] = []
         self._last_session: ChargingSession | None = None
+        self._boot_time: datetime | None = None
         self._keepalive_unsub: CALLBACK_TYPE | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._remove_station_listener = station.add_listener(self._on_station_event)
@@ -294,19 +295,20 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         snapshot = self.station.snapshot
         previous = self.data
         base = previous or KebaData(snapshot=snapshot, last_session=self._last_session)
-        return replace(
-            base, snapshot=snapshot, boot_time=self._boot_time(snapshot, base.boot_time), **changes
-        )
+        return replace(base, snapshot=snapshot, boot_time=self._boot_time, **changes)
 
-    @staticmethod
-    def _boot_time(snapshot: StationSnapshot, previous: datetime | None) -> datetime | None:
-        uptime = snapshot.status.uptime_s if snapshot.status else None
+    def _note_uptime(self, uptime: int | None) -> None:
+        """Work out when the station started, the moment a report with its uptime arrives.
+
+        Only then is "now minus uptime" right: a push later carries no uptime, and the
+        report's would be stale by then.
+        """
         if uptime is None:
-            return previous
+            return
         boot = (dt_util.utcnow() - timedelta(seconds=uptime)).replace(microsecond=0)
-        if previous is not None and abs(boot - previous) <= _BOOT_TIME_JITTER:
-            return previous
-        return boot
+        previous = self._boot_time
+        if previous is None or abs(boot - previous) > _BOOT_TIME_JITTER:
+            self._boot_time = boot
 
     def _adapt_interval(self) -> None:
         status = self.station.snapshot.status
@@ -325,6 +327,8 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         Listeners update without rescheduling the poll: frequent ``E pres`` pushes must not
         starve the poll of power and currents.
         """
+        if event.kind == EventKind.STATUS and event.snapshot.status is not None:
+            self._note_uptime(event.snapshot.status.uptime_s)
         if event.kind == EventKind.REBOOT:
             self._clock_set_this_boot = False
             self._spawn(self._async_after_reboot(), "reboot")

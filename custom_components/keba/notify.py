@@ -14,8 +14,9 @@ from .errors import command_errors
 from .kecontact import KebaValidationError, display_text
 from .kecontact.const import DISPLAY_MAX_CHARS
 
-# One command at a time per station.
-PARALLEL_UPDATES = 1
+# The protocol engine queues, paces and merges commands per station (KEBA's timing rules):
+# Home Assistant need not hold one back until the previous one is confirmed.
+PARALLEL_UPDATES = 0
 
 DISPLAY = NotifyEntityDescription(key="display", translation_key="display")
 

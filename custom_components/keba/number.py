@@ -20,8 +20,9 @@ from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData, hardware_li
 from .entity import KebaEntity
 from .errors import command_errors
 
-# One command at a time per station.
-PARALLEL_UPDATES = 1
+# The protocol engine queues, paces and merges commands per station (KEBA's timing rules):
+# Home Assistant need not hold one back until the previous one is confirmed.
+PARALLEL_UPDATES = 0
 
 #: Upper end of the energy limit: more than the largest vehicle battery takes in one session
 #: (about 200 kWh), far below what ``setenergy`` accepts (almost 10 000 kWh).

@@ -15,8 +15,9 @@ from .entity import KebaEntity
 from .errors import command_errors
 from .kecontact import ChargingStatus, KebaStation
 
-# One command at a time per station.
-PARALLEL_UPDATES = 1
+# The protocol engine queues, paces and merges commands per station (KEBA's timing rules):
+# Home Assistant need not hold one back until the previous one is confirmed.
+PARALLEL_UPDATES = 0
 
 #: ``output 0`` and ``output 1`` switch the relay; 10 and more select pulse output (EEPROM).
 OUTPUT_RELAY_VALUES = (0, 1)
