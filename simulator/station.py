@@ -172,7 +172,7 @@ class _StationSocket:
                 data, ancillary, _flags, addr = self._sock.recvmsg(
                     4096, socket.CMSG_SPACE(_TIMESPEC.size) if self._stamped else 0
                 )
-            except (BlockingIOError, InterruptedError):
+            except BlockingIOError, InterruptedError:
                 return
             except OSError as exc:
                 _LOGGER.debug("%s: socket error %s", self._station.ip, exc)
@@ -188,7 +188,7 @@ class _StationSocket:
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             self._sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
+        except BlockingIOError, InterruptedError:
             _LOGGER.debug("%s: send buffer full, datagram to %s lost", self._station.ip, addr)
         except OSError as exc:
             _LOGGER.debug("%s: cannot send to %s: %s", self._station.ip, addr, exc)

@@ -113,7 +113,7 @@ type SimulatorFactory = Callable[..., Awaitable[Simulator]]
 async def start_simulator(
     socket_enabled: None, loopback: LoopbackNet
 ) -> AsyncIterator[SimulatorFactory]:
-    """Start simulated stations on the test's loopback net: ``await start_simulator(count=2)``."""
+    """Start simulated stations on the test's loopback net, e.g. ``await start(count=2)``."""
     started: list[Simulator] = []
 
     async def start(count: int = 1, **options: Any) -> Simulator:

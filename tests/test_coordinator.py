@@ -28,9 +28,7 @@ from custom_components.keba.kecontact import ChargingSession, EventKind
 from .common import FakeStation
 
 
-async def _setup(
-    hass: HomeAssistant, entry: MockConfigEntry, **options: Any
-) -> KebaCoordinator:
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry, **options: Any) -> KebaCoordinator:
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, options=options)
     assert await async_setup_component(hass, DOMAIN, {})

@@ -74,7 +74,8 @@ async def test_setup_reads_the_station_and_unload_frees_the_port(
     assert data.snapshot.status is not None
     assert data.snapshot.status.charging is True
     assert data.snapshot.meter is not None
-    assert data.snapshot.meter.power_w and data.snapshot.meter.power_w > 0
+    assert data.snapshot.meter.power_w is not None
+    assert data.snapshot.meter.power_w > 0
     assert not _port_is_free(loopback.client_ip)
 
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -201,4 +202,3 @@ async def test_other_station_at_the_address_is_not_adopted(
     await _setup_entries(hass, keba_yaml, [entry])
     assert entry.state is ConfigEntryState.SETUP_RETRY
     mock_station.close.assert_awaited()
-
