@@ -51,11 +51,12 @@ def charging_current(data: KebaData) -> float | None:
     status = data.snapshot.status
     if status is None:
         return None
-    if status.timer_timeout_s and status.timer_current is not None:
-        return status.timer_current
-    if status.user_current_limit is None:
+    target = status.current_target
+    if target is None:
         return None
-    return min(status.user_current_limit, hardware_limit(data))
+    if status.timer_timeout_s:
+        return target
+    return min(target, hardware_limit(data))
 
 
 NUMBERS: tuple[KebaNumberEntityDescription, ...] = (

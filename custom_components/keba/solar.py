@@ -61,7 +61,7 @@ from .const import (
     PHASES_AUTO,
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
-from .kecontact import ChargingStatus, KebaError
+from .kecontact import KebaError
 from .surplus import (
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
@@ -160,13 +160,6 @@ def _number(state: State) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _shown_target(status: ChargingStatus) -> float | None:
-    """The current the station was last told: a running ``currtime`` timer's, else ``Curr user``."""
-    if status.timer_timeout_s and status.timer_current is not None:
-        return status.timer_current
-    return status.user_current_limit
-
-
 @dataclass(kw_only=True)
 class SolarStation:
     """One station's part in solar charging; entities read and set it."""
@@ -251,7 +244,7 @@ class SolarStation:
         status = self.coordinator.data.snapshot.status if self.coordinator.data else None
         commanded: float | None = None
         if mode != ChargingMode.OFF and status is not None and status.vehicle_plugged:
-            shown = _shown_target(status)
+            shown = status.current_target
             if (_measured_power(self) or 0.0) > 0 or shown == 0:
                 commanded = shown
         self.site.controller.restore(self.key, detected_phases=detected_phases, commanded=commanded)
@@ -443,7 +436,7 @@ class _Site:
             currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
             voltages=voltages,
             hardware_limit=status.hardware_current_limit,
-            station_target=_shown_target(status),
+            station_target=status.current_target,
         )
 
     async def _async_tick(self, _now: datetime | None) -> None:

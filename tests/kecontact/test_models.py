@@ -465,3 +465,12 @@ def test_no_model_raises(raw: dict[str, Any]) -> None:
     MeterReading.from_report(raw)
     session = ChargingSession.from_report(raw)
     _ = (session.is_empty, session.is_active, session.duration_s, session.rfid_tag_used)
+
+
+def test_current_target_prefers_a_running_timer() -> None:
+    """What the station was told: ``Curr timer`` while ``Tmo CT`` runs, else ``Curr user``."""
+    told = {"Curr user": 16000, "Curr timer": 8000, "Tmo CT": 0}
+    assert ChargingStatus.from_report(told).current_target == 16.0
+    assert ChargingStatus.from_report({**told, "Tmo CT": 12}).current_target == 8.0
+    assert ChargingStatus.from_report({"Curr user": 0}).current_target == 0.0
+    assert ChargingStatus.from_report({}).current_target is None

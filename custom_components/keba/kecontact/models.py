@@ -301,6 +301,17 @@ class ChargingStatus:
         return self
 
     @property
+    def current_target(self) -> float | None:
+        """The current the station was last told (A).
+
+        A running ``currtime`` timer's value (``Curr timer`` while ``Tmo CT`` > 0), else
+        ``Curr user`` (0 while paused).
+        """
+        if self.timer_timeout_s and self.timer_current is not None:
+            return self.timer_current
+        return self.user_current_limit
+
+    @property
     def vehicle_plugged(self) -> bool | None:
         """The cable is plugged into the vehicle (plug states 5 and 7)."""
         return None if self.plug_raw is None else bool(self.plug_raw & 0x04)
