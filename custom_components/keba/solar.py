@@ -220,10 +220,7 @@ class SolarStation:
     def _async_apply_fast(self) -> None:
         """Without a site, fast mode just offers the maximum once."""
         settings = settings_from_options(dict(self.entry.options))
-        status = self.coordinator.data.snapshot.status if self.coordinator.data else None
-        limit = settings.max_current
-        if status is not None and status.hardware_current_limit:
-            limit = min(limit, status.hardware_current_limit)
+        limit = min(settings.max_current, _most_of(self.coordinator))
         self.entry.async_create_background_task(
             self.coordinator.hass,
             _send(self.coordinator, float(math.floor(limit))),
