@@ -395,6 +395,7 @@ SOLAR_SENSORS: tuple[KebaSolarSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.CURRENT,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=0,
         value_fn=lambda solar: solar.decision.target_current if solar.decision else None,
     ),
     KebaSolarSensorEntityDescription(
