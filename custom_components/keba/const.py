@@ -6,6 +6,8 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from .kecontact.const import RFID_CLASS_HEX_CHARS, RFID_TAG_HEX_CHARS
+
 DOMAIN: Final = "keba"
 LOGGER = logging.getLogger(__package__)
 MANUFACTURER: Final = "KEBA"
@@ -67,8 +69,8 @@ MANUAL_ENTRY: Final = "manual"
 DEFAULT_FAILSAFE_TIMEOUT: Final = 0
 DEFAULT_FAILSAFE_CURRENT: Final = 0
 #: RFID tag (8 bytes) and class (10 bytes) as hexadecimal text.
-RFID_TAG_MAX_CHARS: Final = 16
-RFID_CLASS_MAX_CHARS: Final = 20
+RFID_TAG_MAX_CHARS: Final = RFID_TAG_HEX_CHARS
+RFID_CLASS_MAX_CHARS: Final = RFID_CLASS_HEX_CHARS
 #: What the old core integration used when its YAML left the failsafe values out.
 LEGACY_FS_TIMEOUT: Final = 30
 LEGACY_FS_FALLBACK: Final = 6

@@ -46,6 +46,17 @@ from .const import (
 from .coordinator import KebaConfigEntry
 from .errors import command_errors
 from .kecontact import ChargingSession
+from .kecontact.const import (
+    CURRTIME_DELAY_MAX,
+    DISPLAY_MAX_CHARS,
+    ENERGY_LIMIT_MAX,
+    OUTPUT_PULSES_MAX,
+    OUTPUT_PULSES_MIN,
+    REPORT_SESSION_LAST_HISTORY,
+    REPORT_SESSION_LATEST,
+    RFID_CLASS_HEX_CHARS,
+    RFID_TAG_HEX_CHARS,
+)
 
 SERVICE_DISPLAY: Final = "display"
 SERVICE_START: Final = "start"
@@ -69,26 +80,21 @@ ATTR_TIMEOUT: Final = "timeout"
 ATTR_PERSIST: Final = "persist"
 ATTR_VALUE: Final = "value"
 
-#: The station shows at most this many characters (guide §3.2.12).
-DISPLAY_MAX_CHARS: Final = 23
 #: The display times are 16-bit numbers of seconds.
 DISPLAY_TIME_MAX: Final = 65535
 #: The station's own display times when none are given (guide §3.2.12).
 DISPLAY_DEFAULT_MIN_TIME: Final = 2
 DISPLAY_DEFAULT_MAX_TIME: Final = 10
 #: RFID tag (8 bytes) and class (10 bytes) in hexadecimal digits.
-RFID_TAG_MAX_DIGITS: Final = 16
-RFID_CLASS_MAX_DIGITS: Final = 20
+RFID_TAG_MAX_DIGITS: Final = RFID_TAG_HEX_CHARS
+RFID_CLASS_MAX_DIGITS: Final = RFID_CLASS_HEX_CHARS
 #: ``setenergy`` takes 0.1 Wh up to 99 999 999, that is 9 999.9999 kWh.
-ENERGY_MAX_KWH: Final = 9999.9999
+ENERGY_MAX_KWH: Final = ENERGY_LIMIT_MAX / 10000
 #: ``currtime`` delay in seconds; 0 would only cancel a pending timer.
 DELAY_MIN: Final = 1
-DELAY_MAX: Final = 860400
-#: ``output``: 0 and 1 switch relay X2; 10 to 150 make it a pulse output (pulses per kWh).
-OUTPUT_PULSES_MIN: Final = 10
-OUTPUT_PULSES_MAX: Final = 150
+DELAY_MAX: Final = CURRTIME_DELAY_MAX
 #: ``get_session_history`` returns this many ended sessions at most (reports 101…130).
-HISTORY_LENGTH: Final = 30
+HISTORY_LENGTH: Final = REPORT_SESSION_LAST_HISTORY - REPORT_SESSION_LATEST
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
