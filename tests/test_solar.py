@@ -81,6 +81,8 @@ SECOND_SERIAL = "18039975"
 VOLTS = 230.0
 #: Options of a station whose solar charging reacts within a few control intervals.
 QUICK = {CONF_START_DELAY: 30, CONF_STOP_DELAY: 60}
+#: The same for a vehicle whose three phases are known (no one-phase start at the minimum).
+QUICK_3P = {**QUICK, CONF_SOLAR_PHASES: "3"}
 
 
 # ---------------------------------------------------------------------------------- the home
@@ -392,7 +394,7 @@ async def test_solar_mode_waits_for_the_start_delay_then_follows_the_surplus(
 ) -> None:
     """Solar: pause at once, start after the start delay, follow the surplus in whole amperes."""
     vehicle = Vehicle(mock_station, offered=0)  # plugged, nothing offered
-    site, _ = await _home(hass, mock_station, QUICK, pv=6000, vehicle=vehicle)
+    site, _ = await _home(hass, mock_station, QUICK_3P, pv=6000, vehicle=vehicle)
 
     await _select_mode(hass, "solar")
     # Nothing may flow until the surplus has lasted the start delay: `currtime 0 1` first.
@@ -569,21 +571,62 @@ async def test_a_short_spike_does_not_decide(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
 ) -> None:
     """The control interval's time-weighted average decides, not the value at its end."""
-    site, _ = await _home(hass, mock_station, QUICK, pv=6000)
+    site, _ = await _home(hass, mock_station, QUICK_3P, pv=6000)
     await _select_mode(hass, "solar")
     assert _currents(mock_station) == [8.0]
     await site.step(freezer)
 
-    # A kettle (3 kW) for the last second of the interval: the meter shows import.
+    # Sunlight off a cloud's edge (+1 kW) for the last second of the interval.
     freezer.tick(timedelta(seconds=9))
-    await site.change(house=3000)
-    assert site.grid > 0
+    await site.change(pv=7000)
     await site.step(freezer, 1)
-    # (-480 W × 9 s + 2520 W × 1 s) / 10 s = -180 W: still 6000 - 300 W of surplus.
-    assert _surplus(hass) == pytest.approx(5700)
+    # (-480 W × 9 s − 1480 W × 1 s) / 10 s = −580 W: 6100 W of surplus, still 8 A (8.8);
+    # the last reading alone (7000 W) would have raised to 10 A.
+    assert _surplus(hass) == pytest.approx(6100)
     assert _solar_state(hass) == "charging_from_surplus"
     assert _currents(mock_station) == [8.0]
     mock_station.pause_charging.assert_not_awaited()
+
+
+async def test_import_lowers_the_current_at_once(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """A grid reading with import lowers the current before the interval ends; only lowers."""
+    site, _ = await _home(hass, mock_station, QUICK_3P, pv=9000)
+    await _select_mode(hass, "solar")
+    assert _currents(mock_station) == [13.0]  # 9000 W / 690 W per ampere
+    for _ in range(3):  # the change took effect and was measured
+        await site.step(freezer)
+
+    # A kettle (2 kW) switches on: the next reading shows import, the current drops at once.
+    freezer.tick(timedelta(seconds=1))
+    await site.change(house=2000)
+    assert site.grid > 0
+    # 9000 − 2000 = 7000 W: 10 A.
+    assert _currents(mock_station) == [13.0, 10.0]
+    assert _target(hass) == 10.0
+
+    # It switches off again: a reading with export raises nothing before the interval.
+    await site.change(house=0)
+    assert _currents(mock_station) == [13.0, 10.0]
+    # The interval decides the raise, once the lowered current took effect.
+    for _ in range(3):
+        await site.step(freezer)
+    assert _currents(mock_station)[-1] == 13.0
+    mock_station.pause_charging.assert_not_awaited()
+
+
+async def test_import_right_after_a_change_waits_for_the_interval(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """Just after a change the vehicle's measured power may be older than the grid reading."""
+    site, _ = await _home(hass, mock_station, QUICK_3P, pv=9000)
+    await _select_mode(hass, "solar")
+    assert _currents(mock_station) == [13.0]
+    await site.change(house=2000)
+    assert _currents(mock_station) == [13.0]
+    await site.step(freezer)
+    assert _currents(mock_station) == [13.0, 10.0]
 
 
 async def test_steady_sun_gives_a_steady_current(
@@ -596,7 +639,7 @@ async def test_steady_sun_gives_a_steady_current(
     """
     vehicle = Vehicle(mock_station, offered=0)
     site, _ = await _home(
-        hass, mock_station, {**QUICK, CONF_START_DELAY: 0}, pv=6000, vehicle=vehicle
+        hass, mock_station, {**QUICK_3P, CONF_START_DELAY: 0}, pv=6000, vehicle=vehicle
     )
     await _select_mode(hass, "solar")
     assert _currents(mock_station) == [8.0]
@@ -831,7 +874,7 @@ async def test_a_one_phase_vehicle_gets_three_times_the_current(
     assert _solar(entry).detected_phases == 1
 
 
-@pytest.mark.parametrize(("phases", "expected"), [("1", [13.0]), ("3", []), ("auto", [])])
+@pytest.mark.parametrize(("phases", "expected"), [("1", [13.0]), ("3", []), ("auto", [6.0, 13.0])])
 async def test_configured_phases(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -839,13 +882,17 @@ async def test_configured_phases(
     phases: str,
     expected: list[float],
 ) -> None:
-    """Before the vehicle drew anything, the configured phases (auto: three) decide."""
+    """Before the vehicle drew anything, the configured phases decide.
+
+    Auto: the one-phase minimum starts the vehicle at the minimum current, then the measured
+    phase currents decide.
+    """
     vehicle = Vehicle(mock_station, phases=1, offered=0)
     site, _ = await _home(
         hass, mock_station, {**QUICK, CONF_SOLAR_PHASES: phases}, pv=3000, vehicle=vehicle
     )
     await _select_mode(hass, "solar")
-    for _ in range(3):
+    for _ in range(5):
         await site.step(freezer)
     assert _currents(mock_station) == expected
 
@@ -953,7 +1000,7 @@ async def test_two_stations_share_the_surplus_equally(
     site = Home(hass, [first, second], pv=12000)
     site.report()
     site.obey()
-    options = {**QUICK, CONF_START_DELAY: 0}
+    options = {**QUICK_3P, CONF_START_DELAY: 0}
     await _setup(hass, _entry(options), _entry(options, host=SECOND_HOST, serial=SECOND_SERIAL))
     assert len(_manager(hass)._sites) == 1
 
@@ -1011,7 +1058,7 @@ async def test_unloading_one_station_keeps_the_site(
     site = Home(hass, [first, second], pv=6000)
     site.report()
     site.obey()
-    options = {**QUICK, CONF_START_DELAY: 0}
+    options = {**QUICK_3P, CONF_START_DELAY: 0}
     entry = _entry(options)
     other = _entry(options, host=SECOND_HOST, serial=SECOND_SERIAL)
     await _setup(hass, entry, other)

@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 
 from custom_components.keba.surplus import (
+    CHANGE_SETTLE_S,
     DIP_BUDGET_SHARE,
+    MEASURE_LAG_S,
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
     RESYNC_AFTER_S,
@@ -55,6 +57,14 @@ def station(
     )
 
 
+def knowing_three_phases(*keys: str) -> SurplusController:
+    """A controller that has seen the vehicles at ``keys`` charge on three phases."""
+    controller = SurplusController()
+    for key in keys:
+        controller.restore(key, detected_phases=3, commanded=None)
+    return controller
+
+
 def grid_for(surplus_w: float, *stations: StationMeasurement) -> SiteMeasurement:
     """The grid reading that leaves ``surplus_w`` for the given (charging) stations."""
     drawn = sum(s.power_w for s in stations)
@@ -72,10 +82,20 @@ def one(
 class Car:
     """A single station whose vehicle follows the controller's last command at once."""
 
-    def __init__(self, controller: SurplusController, **kwargs: object) -> None:
-        """Drive ``controller``; ``kwargs`` go to :func:`station` at every step."""
+    def __init__(
+        self, controller: SurplusController, *, phases_known: bool = True, **kwargs: object
+    ) -> None:
+        """Drive ``controller``; ``kwargs`` go to :func:`station` at every step.
+
+        Unless ``phases_known`` is False, the controller has seen the vehicle's phases before
+        (the usual case after the first session).
+        """
         self.controller = controller
         self.kwargs = kwargs
+        if phases_known:
+            phases = kwargs.get("phases", 3)
+            assert isinstance(phases, int)
+            controller.restore(str(kwargs.get("key", "a")), detected_phases=phases, commanded=None)
         self.amps = 0.0
         self.decisions: list[Decision] = []
 
@@ -300,7 +320,7 @@ def test_off_sends_nothing_and_unplugged_prepares_for_the_next_vehicle() -> None
 # ----------------------------------------------------------------- several stations
 def test_equal_priority_shares_equally() -> None:
     """Two stations of the same priority get the same share of the surplus."""
-    controller = SurplusController()
+    controller = knowing_three_phases("a", "b")
     a, b = station("a"), station("b")
     decisions: list[Decision] = []
     for i in range(round(SETTINGS.start_delay_s / INTERVAL) + 1):
@@ -311,7 +331,7 @@ def test_equal_priority_shares_equally() -> None:
 
 def test_too_little_for_both_starts_one() -> None:
     """When the surplus covers one minimum but not two, one station starts, not both."""
-    controller = SurplusController()
+    controller = knowing_three_phases("a", "b")
     a, b = station("a"), station("b")
     decisions: list[Decision] = []
     for i in range(round(SETTINGS.start_delay_s / INTERVAL) + 1):
@@ -325,7 +345,7 @@ def test_too_little_for_both_starts_one() -> None:
 
 def test_priority_serves_the_lower_number_first() -> None:
     """Min + solar: both get their minimum, the rest goes to the higher priority."""
-    controller = SurplusController()
+    controller = knowing_three_phases("a", "b")
     low = SurplusSettings(priority=2)
     high = SurplusSettings(priority=1)
     a = station("a", mode=ChargingMode.MIN_SOLAR, settings=low)
@@ -340,7 +360,7 @@ def test_priority_serves_the_lower_number_first() -> None:
 
 def test_a_charging_station_keeps_its_place() -> None:
     """Of two equal stations, the one already charging keeps going when only one fits."""
-    controller = SurplusController()
+    controller = knowing_three_phases("a", "b")
     b = station("b")
     for i in range(round(SETTINGS.start_delay_s / INTERVAL) + 1):
         controller.step(i * INTERVAL, grid_for(5_000.0), [b])
@@ -369,7 +389,7 @@ def test_a_discharging_battery_never_feeds_the_vehicle() -> None:
     """Power taken from the home battery is subtracted from the surplus."""
     st = station()
     site = SiteMeasurement(grid_power_w=-5_000.0, battery_power_w=-2_000.0, battery_soc=90.0)
-    decision = one(SurplusController(), 0.0, site, st)
+    decision = one(knowing_three_phases("a"), 0.0, site, st)
     assert decision.surplus_w == pytest.approx(3_000.0)
     assert decision.state == ControllerState.WAITING_FOR_SURPLUS
 
@@ -438,11 +458,63 @@ def test_configured_phases_win_over_detection() -> None:
     assert decision.command == 10  # 7000 W / 690 W per ampere
 
 
-def test_unknown_phases_assume_three() -> None:
-    """Before any current flowed, three phases are assumed (the larger minimum power)."""
-    decision = one(SurplusController(), 0.0, grid_for(3_000.0), station())
+def test_unknown_phases_start_on_the_one_phase_minimum_at_the_minimum_current() -> None:
+    """Never measured: the one-phase minimum starts the vehicle, at the minimum current only."""
+    car = Car(SurplusController(), phases_known=False, phases=1)
+    decisions = car.run(0.0, SETTINGS.start_delay_s, 2_000.0)
+    assert decisions[-1].state == ControllerState.CHARGING_FROM_SURPLUS
+    # 2000 W would be 8 A on one phase, but three phases at 8 A would take 5.5 kW.
+    assert car.amps == MIN_CHARGING_CURRENT
+    # Measured on one phase: regulated with 230 W per ampere from now on.
+    after = car.step(SETTINGS.start_delay_s + INTERVAL, 3_300.0)
+    assert car.controller.detected_phases("a") == 1
+    assert after.phases == 1
+    assert after.command == 14  # 3300 W / 230 V
+
+
+def test_a_probe_that_finds_three_phases_without_surplus_pauses_at_once() -> None:
+    """Started on the one-phase minimum, the vehicle takes three phases: pause, no dip hold."""
+    car = Car(SurplusController(), phases_known=False, phases=3)
+    car.run(0.0, SETTINGS.start_delay_s, 2_000.0)
+    assert car.amps == MIN_CHARGING_CURRENT
+    paused = car.step(SETTINGS.start_delay_s + INTERVAL, 2_000.0)
+    assert paused.state == ControllerState.PAUSED
+    assert paused.command == 0
+    assert car.controller.detected_phases("a") == 3
+    # From now on it waits for the three-phase minimum.
+    waiting = car.run(SETTINGS.start_delay_s + 2 * INTERVAL, 1_000.0, 2_000.0)
+    assert {d.state for d in waiting} == {ControllerState.WAITING_FOR_SURPLUS}
+    assert car.amps == 0
+
+
+def test_a_probe_that_finds_three_phases_with_surplus_goes_on() -> None:
+    """Three phases and enough surplus for them: regulated on three phases, no pause."""
+    car = Car(SurplusController(), phases_known=False, phases=3)
+    car.run(0.0, SETTINGS.start_delay_s, 6_000.0)
+    assert car.amps == MIN_CHARGING_CURRENT
+    decisions = car.run(SETTINGS.start_delay_s + INTERVAL, 300.0, 6_000.0)
+    assert ControllerState.PAUSED not in {d.state for d in decisions}
+    assert car.amps == 8  # 6000 W / 690 W per ampere
+    # A later dip is held like any other (the probe is over).
+    dip = car.step(310.0, 3_000.0)
+    assert dip.state == ControllerState.HOLDING_THROUGH_DIP
+
+
+def test_a_station_without_meter_assumes_three_phases() -> None:
+    """Without phase currents (P30 German edition) nothing can be learned: three phases."""
+    st = replace(station(), measures_currents=False)
+    decision = one(SurplusController(), 0.0, grid_for(3_000.0), st)
     assert decision.phases == 3
     assert decision.state == ControllerState.WAITING_FOR_SURPLUS
+
+
+def test_a_maximum_at_the_minimum_still_starts() -> None:
+    """With the maximum set to the minimum the start headroom cannot be had: start anyway."""
+    settings = SurplusSettings(min_current=6.0, max_current=6.0)
+    car = Car(SurplusController(), settings=settings)
+    decisions = car.run(0.0, SETTINGS.start_delay_s, 10_000.0)
+    assert decisions[-1].state == ControllerState.CHARGING_FROM_SURPLUS
+    assert car.amps == 6.0
 
 
 def test_restore_brings_back_detected_phases() -> None:
@@ -505,3 +577,53 @@ def test_adopted_vehicle_without_surplus_is_paused_at_once() -> None:
     decision = one(SurplusController(), 0.0, grid_for(2_000.0, st), st)
     assert decision.state == ControllerState.WAITING_FOR_SURPLUS
     assert decision.command == 0
+
+
+# ------------------------------------------------------------------ between intervals
+def test_react_lowers_on_import_but_not_below_the_minimum() -> None:
+    """A reading with import lowers at once; a deep one lowers to the minimum, never pauses."""
+    car, t = charging_car(9_000.0)
+    assert car.amps == 13
+    settled = t + CHANGE_SETTLE_S + MEASURE_LAG_S
+    st = station(amps=car.amps)
+    # 2 kW more load: 7000 W of surplus, 10 A.
+    (lowered,) = car.controller.react(settled, grid_for(7_000.0, st), [st])
+    assert (lowered.command, lowered.state) == (10, ControllerState.CHARGING_FROM_SURPLUS)
+    st = station(amps=10)
+    # Not again before that change took effect and was measured.
+    assert car.controller.react(settled + 2, grid_for(1_000.0, st), [st]) == []
+    later = settled + CHANGE_SETTLE_S + MEASURE_LAG_S
+    (floor,) = car.controller.react(later, grid_for(1_000.0, st), [st])
+    assert floor.command == MIN_CHARGING_CURRENT
+    st = station(amps=MIN_CHARGING_CURRENT)
+    assert car.controller.react(later + 20, grid_for(0.0, st), [st]) == []
+    # The interval decides whether the dip is held or paused.
+    car.amps = MIN_CHARGING_CURRENT
+    assert car.step(later + 30, 1_000.0).state == ControllerState.HOLDING_THROUGH_DIP
+
+
+def test_react_leaves_export_unsettled_changes_and_unknown_readings_alone() -> None:
+    """Only import after a settled change makes react send anything."""
+    car, t = charging_car(9_000.0)
+    st = station(amps=car.amps)
+    early = t + CHANGE_SETTLE_S  # changed, but the vehicle's power may not be measured yet
+    assert car.controller.react(early, grid_for(7_000.0, st), [st]) == []
+    settled = t + CHANGE_SETTLE_S + MEASURE_LAG_S
+    assert car.controller.react(settled, grid_for(12_000.0, st), [st]) == []  # export: no raise
+    unknown = SiteMeasurement(grid_power_w=None)
+    assert car.controller.react(settled, unknown, [st]) == []
+    off = replace(st, mode=ChargingMode.OFF)
+    assert car.controller.react(settled, grid_for(1_000.0, st), [off]) == []
+
+
+def test_react_allows_the_configured_import() -> None:
+    """Import up to the allowed amount is not a reason to lower."""
+    settings = SurplusSettings(allowed_import_w=500.0)
+    car = Car(SurplusController(), settings=settings)
+    car.run(0.0, SETTINGS.start_delay_s, 9_000.0)
+    assert car.amps == 13
+    settled = SETTINGS.start_delay_s + CHANGE_SETTLE_S + MEASURE_LAG_S
+    st = station(amps=car.amps, settings=settings)
+    assert car.controller.react(settled, grid_for(st.power_w - 400.0, st), [st]) == []
+    (lowered,) = car.controller.react(settled, grid_for(7_000.0, st), [st])
+    assert lowered.command == 10  # 7000 W + 500 W allowed: 10.9 A

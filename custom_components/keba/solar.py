@@ -390,6 +390,8 @@ class _Site:
         @callback
         def on_change(event: Event[EventStateChangedData]) -> None:
             tracked[event.data["entity_id"]].update(event.data["new_state"], time.monotonic())
+            if event.data["entity_id"] == self.grid_sensor:
+                self._async_react()
 
         @callback
         def on_report(event: Event[EventStateReportedData]) -> None:
@@ -434,7 +436,39 @@ class _Site:
             voltages=voltages,
             hardware_limit=status.hardware_current_limit,
             station_target=status.current_target,
+            measures_currents=meter is not None,
         )
+
+    @callback
+    def _async_react(self) -> None:
+        """A new grid reading: lower the currents at once if it shows import.
+
+        The control interval averages, so a cloud would otherwise draw from the grid for up to
+        an interval before the vehicles give way; raising and pausing wait for the interval.
+        """
+        if self._grid is None or self._grid.average.value is None:  # pragma: no cover
+            return
+        site = SiteMeasurement(
+            grid_power_w=self._grid.average.value,
+            battery_power_w=self._battery.average.value if self._battery else None,
+            battery_soc=self._soc.average.value if self._soc else None,
+        )
+        measured: dict[str, tuple[SolarStation, StationMeasurement]] = {}
+        for station in self.stations.values():
+            measurement = self._measure(station, _measured_power(station))
+            if measurement is not None and station.coordinator.last_update_success:
+                measured[station.key] = (station, measurement)
+        decisions = self.controller.react(time.monotonic(), site, [m for _, m in measured.values()])
+        for decision in decisions:
+            station, _ = measured[decision.key]
+            station.decision = decision
+            if decision.command is not None:
+                station.entry.async_create_background_task(
+                    self.hass,
+                    _send(station.coordinator, decision.command),
+                    f"KEBA {station.entry.title} solar charging",
+                )
+            station.coordinator.async_update_listeners()
 
     async def _async_tick(self, _now: datetime | None) -> None:
         if self._grid is None:  # pragma: no cover - set as soon as a station joins

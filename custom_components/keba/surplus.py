@@ -20,11 +20,16 @@ How it decides, every control interval:
   current would cost — so short dips cost no start/stop cycle, long ones little grid energy.
   A session that has taken plenty from surplus may hold a dip longer, as long as its grid
   import stays under 4 %.
+* Phases are configured, or learned from the measured phase currents and remembered. Before
+  they were ever measured, a vehicle may start as soon as the surplus covers the one-phase
+  minimum, at the minimum current; if it then takes three phases that the surplus does not
+  cover, it pauses at once instead of holding a dip.
 * While no vehicle is plugged, "solar" keeps the station paused and "min + solar" at the
   minimum current, so an arriving vehicle never charges at full current from the grid.
 * Currents are whole amperes, rounded down (never more than the surplus), raised only by at
   least one ampere and only after the previous change had time to take effect (KEBA applies a
-  change 6–7 s late), lowered at once.
+  change 6–7 s late), lowered at once. Between intervals, :meth:`SurplusController.react`
+  lowers at once on a grid reading that shows import (never below the minimum).
 * Without a grid measurement (sensor unavailable or stale) nothing is known about the surplus:
   "solar" holds the minimum for the stop delay, then pauses; "min + solar" keeps its minimum.
 """
@@ -53,6 +58,9 @@ DIP_BUDGET_SHARE = 0.5
 #: A dip may be held beyond its own budget (and beyond the stop delay) while the session's grid
 #: import stays below this share of what the session took from surplus.
 SESSION_IMPORT_SHARE = 0.04
+#: How old the vehicle's measured power may be when a change has just taken effect (the
+#: coordinator polls report 3 every 5 s while a vehicle is plugged).
+MEASURE_LAG_S = 6.0
 #: A station that shows another current than commanded this long (reboot, unplug, someone
 #: else's command) is told again.
 RESYNC_AFTER_S = 30.0
@@ -130,6 +138,9 @@ class StationMeasurement:
     #: The current the station was last told (report 2: the pending timer current, else
     #: ``Curr user``; 0 while paused). None: unknown.
     station_target: float | None = None
+    #: Whether the station measures its phase currents (False: P30 German edition, no meter;
+    #: its phases can never be detected).
+    measures_currents: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +176,8 @@ class _Memory:
     #: This session's energy (W·s) from surplus and from the grid, as the controller saw it.
     session_surplus_ws: float = 0.0
     session_import_ws: float = 0.0
+    #: Charging started before the vehicle's phases were known, counted as one phase.
+    probing: bool = False
 
 
 @dataclass(slots=True)
@@ -175,6 +188,8 @@ class _Candidate:
     volts_per_amp: float
     min_power: float
     max_power: float
+    #: The phases are configured or were measured (not assumed).
+    phases_known: bool = True
     allocation: float = 0.0
 
 
@@ -237,6 +252,7 @@ class SurplusController:
                     memory.dip_import_ws = 0.0
                     memory.start_window.clear()
                     memory.session_surplus_ws = memory.session_import_ws = 0.0
+                    memory.probing = False
                 memory.plugged = False
                 decisions.append(self._prepare_for_plug_in(now, station, memory, surplus))
                 continue
@@ -250,6 +266,50 @@ class SurplusController:
             candidate = by_key[station.key]
             decisions.append(self._decide(now, site, surplus, candidate))
             memory.last_step = now
+        return decisions
+
+    def react(
+        self, now: float, site: SiteMeasurement, stations: Sequence[StationMeasurement]
+    ) -> list[Decision]:
+        """Lower currents at once when a grid reading shows import between control intervals.
+
+        Call with the latest grid reading (not an average) whenever it changes. Only lowers,
+        never below a station's minimum, and only stations whose last change has taken effect
+        and been measured (otherwise the reading and the vehicle's power are from different
+        moments); starting, raising, holding and pausing stay with :meth:`step`. Returns the
+        decisions that send something.
+        """
+        if site.grid_power_w is None or not math.isfinite(site.grid_power_w):
+            return []
+        controlled = [s for s in stations if s.mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)]
+        allowed = min((s.settings.allowed_import_w for s in controlled), default=0.0)
+        if site.grid_power_w <= allowed:
+            return []
+        surplus = self._surplus(site, controlled)
+        if surplus is None:
+            return []
+        candidates = [self._candidate(s) for s in controlled if s.vehicle_plugged]
+        self._allocate(surplus, candidates)
+        decisions: list[Decision] = []
+        for c in candidates:
+            memory, settings = c.memory, c.station.settings
+            commanded = memory.commanded
+            if (
+                commanded is None
+                or commanded <= settings.min_current
+                or now - memory.commanded_at < CHANGE_SETTLE_S + MEASURE_LAG_S
+            ):
+                continue
+            margin = settings.allowed_import_w
+            target = max(settings.min_current, self._current_for(c.allocation + margin, c))
+            if target > commanded - 1:
+                continue
+            state = (
+                ControllerState.CHARGING_AT_MINIMUM
+                if c.station.mode == ChargingMode.MIN_SOLAR and target <= settings.min_current
+                else ControllerState.CHARGING_FROM_SURPLUS
+            )
+            decisions.append(self._emit(now, c.station, memory, state, target, surplus))
         return decisions
 
     # --------------------------------------------------------------- helpers
@@ -291,6 +351,25 @@ class SurplusController:
         phases = self._phases(station, memory)
         used = [v for v, i in zip(station.voltages, station.currents, strict=True) if v and i > 0]
         voltage = sum(used) / len(used) if used else NOMINAL_VOLTAGE
+        known = (
+            station.settings.phases in (1, 3)
+            or memory.detected_phases is not None
+            or not station.measures_currents
+        )
+        if not known:
+            # Phases never measured: a vehicle may charge on one phase, so the one-phase minimum
+            # is enough to start, and at the minimum current only — the first measurement tells
+            # the phases (see _decide for a vehicle that turns out to take three).
+            volts_per_amp = voltage
+            return _Candidate(
+                station=station,
+                memory=memory,
+                phases=1,
+                volts_per_amp=volts_per_amp,
+                min_power=station.settings.min_current * volts_per_amp,
+                max_power=station.settings.min_current * volts_per_amp,
+                phases_known=False,
+            )
         volts_per_amp = voltage * phases
         return _Candidate(
             station=station,
@@ -382,6 +461,7 @@ class SurplusController:
             memory.dip_since = None
             memory.dip_import_ws = 0.0
             if charging:
+                memory.probing = memory.probing and not c.phases_known
                 memory.start_window.clear()
                 current = max(settings.min_current, self._current_for(c.allocation + margin, c))
                 return self._emit(
@@ -392,8 +472,12 @@ class SurplusController:
             window = memory.start_window
             covered = now - window[0][0] if window else 0.0
             average = sum(power for _, power in window) / len(window) if window else 0.0
-            if covered >= settings.start_delay_s and average >= c.min_power * START_HEADROOM:
+            # (The allocation never exceeds the maximum power: with a maximum at the minimum,
+            # that is all the headroom there can be.)
+            needed = min(c.min_power * START_HEADROOM, c.max_power)
+            if covered >= settings.start_delay_s and average >= needed:
                 window.clear()
+                memory.probing = not c.phases_known
                 current = self._current_for(c.allocation, c)
                 return self._emit(
                     now, station, memory, ControllerState.CHARGING_FROM_SURPLUS, current, surplus
@@ -404,6 +488,13 @@ class SurplusController:
             return self._emit(
                 now, station, memory, ControllerState.WAITING_FOR_SURPLUS, 0.0, surplus
             )
+        if memory.probing:
+            # Started on the one-phase minimum, and the vehicle takes more phases than the
+            # surplus covers: not a dip, a start that should not have been.
+            memory.probing = False
+            memory.dip_since = None
+            memory.dip_import_ws = 0.0
+            return self._emit(now, station, memory, ControllerState.PAUSED, 0.0, surplus)
         # A dip: hold the minimum current, unless it lasts or costs too much.
         if memory.dip_since is None:
             memory.dip_since = now

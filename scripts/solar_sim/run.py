@@ -220,11 +220,6 @@ class _Run:
             if meter is not None
             else (None, None, None)
         )
-        station_target: float | None
-        if status.timer_timeout_s and status.timer_current is not None:
-            station_target = status.timer_current
-        else:
-            station_target = status.user_current_limit
         return surplus.StationMeasurement(
             key="station",
             mode=mode,
@@ -234,7 +229,8 @@ class _Run:
             currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
             voltages=voltages,
             hardware_limit=status.hardware_current_limit,
-            station_target=station_target,
+            station_target=status.current_target,
+            measures_currents=meter is not None,
         )
 
     def car_power_w(self) -> float:
@@ -330,6 +326,9 @@ class _Run:
         grid = self.day.house_w[second] + self._car_power_true_w() - self.day.pv_w[second]
         self._accumulate(now)
         self._grid_latest = grid
+        hook = getattr(self._strategy_obj, "on_grid_reading", None)
+        if hook is not None:
+            hook(now)
 
     def _measure_second(self, now: float) -> None:
         second = round(now)

@@ -8,7 +8,9 @@ reports through the protocol engine) and acts only through the engine's commands
 * ``solar`` / ``min_solar``: :class:`~custom_components.keba.surplus.SurplusController` with
   default :class:`~custom_components.keba.surplus.SurplusSettings`, stepped every 10 s (the
   integration's default control interval) with the grid power averaged over the interval
-  (time-weighted, as the integration does), the station measured as ``solar.py`` measures it.
+  (time-weighted, as the integration does), the station measured as ``solar.py`` measures it;
+  every grid reading in between goes to ``react`` (lowering at once on import), as
+  ``solar.py`` does on each state change of the grid sensor.
 * ``naive``: the usual automation. Every 10 s: surplus = −grid + the car's power, current =
   ⌊surplus / (230 V × phases)⌋ up to 16 A; below 6 A it pauses (``currtime 0 1``). It sends its
   value every time, changed or not. It is told the vehicle's phases.
@@ -138,6 +140,16 @@ class ControllerStrategy:
         )
         if decision.command is not None:
             self._site.send(decision.command)
+
+    def on_grid_reading(self, now: float) -> None:
+        """A new grid reading: lower at once if it shows import (``solar.py`` does the same)."""
+        measurement = self._site.station_measurement(self._surplus, self._mode, self._settings)
+        if measurement is None:
+            return
+        site = self._surplus.SiteMeasurement(grid_power_w=self._site.grid_latest_w())
+        for decision in self.controller.react(now, site, [measurement]):
+            if decision.command is not None:
+                self._site.send(decision.command)
 
 
 def _amps(surplus_w: float, phases: int) -> int:
