@@ -31,9 +31,10 @@ import shlex
 import sys
 import time
 
-from scripts.solar_sim.plant import DAY_NAMES, make_day
-from scripts.solar_sim.run import RunResult, RunSpec, run_one, surplus_share_text
-from scripts.solar_sim.strategies import STRATEGY_NAMES
+from scripts.solar_sim.foresight import best_with_foresight
+from scripts.solar_sim.plant import DAY_NAMES, Day, make_day
+from scripts.solar_sim.run import POWER_FACTOR, RunResult, RunSpec, run_one, surplus_share_text
+from scripts.solar_sim.strategies import NOMINAL_VOLTAGE, STRATEGY_NAMES
 
 SHARE_TARGET = 0.95
 DEFAULT_DAYS = ("clear", "cloudy")
@@ -217,6 +218,36 @@ def _targets(results: dict[str, RunResult]) -> list[tuple[str, bool, str]]:
     return checks
 
 
+def _foresight(day: Day, results: dict[str, RunResult]) -> str | None:
+    """When the controller misses the share: what perfect foresight would have reached."""
+    solar = results.get("solar")
+    baselines = [results[b] for b in BASELINES if b in results]
+    if solar is None or not baselines or solar.full_at is not None:
+        return None
+    if (solar.surplus_share or 0.0) >= SHARE_TARGET:
+        return None
+    stops = min(b.cycles for b in baselines) - 1
+    unused = min(b.unused_kwh for b in baselines)
+    bound = best_with_foresight(
+        day,
+        max_stops=stops,
+        max_unused_kwh=unused,
+        power_factor=POWER_FACTOR,
+        voltage=NOMINAL_VOLTAGE,
+    )
+    head = (
+        f"perfect foresight of the surplus (offline bound, no delays), ≤ {stops} stops and "
+        f"unused ≤ {unused:.2f} kWh: "
+    )
+    if bound is None:
+        return head + "no schedule"
+    return (
+        head + f"{bound.surplus_share * 100:.1f} % from surplus, {bound.energy_kwh:.2f} kWh to "
+        f"the car, import {bound.import_kwh:.2f} kWh, unused {bound.unused_kwh:.2f} kWh, "
+        f"{bound.stops} stops"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
     args = _parse(sys.argv[1:] if argv is None else argv)
@@ -273,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         for target, met, evidence in _targets(day_results):
             all_met &= met
             print(f"   [{'met' if met else 'MISSED'}] {target}: {evidence}")
+        foresight = _foresight(day, day_results)
+        if foresight is not None:
+            print(f"   {foresight}")
 
     print()
     print("Per run: wall time, virtual clock jumps, engine errors, datagrams lost in flight,")
