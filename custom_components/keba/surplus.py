@@ -279,14 +279,10 @@ class SurplusController:
         moments); starting, raising, holding and pausing stay with :meth:`step`. Returns the
         decisions that send something.
         """
-        if site.grid_power_w is None or not math.isfinite(site.grid_power_w):
-            return []
         controlled = [s for s in stations if s.mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)]
-        allowed = min((s.settings.allowed_import_w for s in controlled), default=0.0)
-        if site.grid_power_w <= allowed:
-            return []
         surplus = self._surplus(site, controlled)
-        if surplus is None:
+        allowed = min((s.settings.allowed_import_w for s in controlled), default=0.0)
+        if surplus is None or site.grid_power_w is None or site.grid_power_w <= allowed:
             return []
         candidates = [self._candidate(s) for s in controlled if s.vehicle_plugged]
         self._allocate(surplus, candidates)
