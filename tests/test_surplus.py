@@ -472,6 +472,18 @@ def test_unknown_phases_start_on_the_one_phase_minimum_at_the_minimum_current() 
     assert after.command == 14  # 3300 W / 230 V
 
 
+def test_unknown_phases_start_with_headroom_over_the_one_phase_minimum() -> None:
+    """The start headroom applies to the one-phase minimum too (a start at the edge dips)."""
+    one_phase_min = MIN_CHARGING_CURRENT * V
+    edge = Car(SurplusController(), phases_known=False, phases=1)
+    decisions = edge.run(0.0, 3 * SETTINGS.start_delay_s, one_phase_min * 1.01)
+    assert {d.state for d in decisions} == {ControllerState.STARTING}
+    assert edge.amps == 0
+    enough = Car(SurplusController(), phases_known=False, phases=1)
+    enough.run(0.0, SETTINGS.start_delay_s, one_phase_min * 1.1)
+    assert enough.amps == MIN_CHARGING_CURRENT
+
+
 def test_a_probe_that_finds_three_phases_without_surplus_pauses_at_once() -> None:
     """Started on the one-phase minimum, the vehicle takes three phases: pause, no dip hold."""
     car = Car(SurplusController(), phases_known=False, phases=3)

@@ -187,7 +187,11 @@ class _Candidate:
     phases: int
     volts_per_amp: float
     min_power: float
+    #: The most it is offered (W): its maximum current, or its minimum while the phases are
+    #: unknown.
     max_power: float
+    #: The most surplus it can take (W): its maximum current on the phases counted with.
+    takes_up_to: float
     #: The phases are configured or were measured (not assumed).
     phases_known: bool = True
     allocation: float = 0.0
@@ -354,8 +358,9 @@ class SurplusController:
         )
         if not known:
             # Phases never measured: a vehicle may charge on one phase, so the one-phase minimum
-            # is enough to start, and at the minimum current only — the first measurement tells
-            # the phases (see _decide for a vehicle that turns out to take three).
+            # is enough to start, and at the minimum current only (on three phases a current
+            # computed for one would draw three times the surplus) — the first measurement
+            # tells the phases (see _decide for a vehicle that turns out to take three).
             volts_per_amp = voltage
             return _Candidate(
                 station=station,
@@ -364,6 +369,7 @@ class SurplusController:
                 volts_per_amp=volts_per_amp,
                 min_power=station.settings.min_current * volts_per_amp,
                 max_power=station.settings.min_current * volts_per_amp,
+                takes_up_to=self._max_current(station) * volts_per_amp,
                 phases_known=False,
             )
         volts_per_amp = voltage * phases
@@ -374,6 +380,7 @@ class SurplusController:
             volts_per_amp=volts_per_amp,
             min_power=station.settings.min_current * volts_per_amp,
             max_power=self._max_current(station) * volts_per_amp,
+            takes_up_to=self._max_current(station) * volts_per_amp,
         )
 
     @staticmethod
@@ -401,15 +408,15 @@ class SurplusController:
             open_group = list(group)
             while open_group:
                 share = pool / len(open_group)
-                capped = [c for c in open_group if c.max_power <= share]
+                capped = [c for c in open_group if c.takes_up_to <= share]
                 if not capped:
                     for c in open_group:
                         c.allocation = max(c.allocation, share)
                     pool = 0.0
                     break
                 for c in capped:
-                    c.allocation = c.max_power
-                    pool -= c.max_power
+                    c.allocation = c.takes_up_to
+                    pool -= c.takes_up_to
                     open_group.remove(c)
             remaining = pool
 
@@ -468,9 +475,9 @@ class SurplusController:
             window = memory.start_window
             covered = now - window[0][0] if window else 0.0
             average = sum(power for _, power in window) / len(window) if window else 0.0
-            # (The allocation never exceeds the maximum power: with a maximum at the minimum,
-            # that is all the headroom there can be.)
-            needed = min(c.min_power * START_HEADROOM, c.max_power)
+            # (The allocation never exceeds what the vehicle can take: with a maximum at the
+            # minimum, that is all the headroom there can be.)
+            needed = min(c.min_power * START_HEADROOM, c.takes_up_to)
             if covered >= settings.start_delay_s and average >= needed:
                 window.clear()
                 memory.probing = not c.phases_known
