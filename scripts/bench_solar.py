@@ -86,6 +86,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         type=Path,
         help="run a variant of custom_components/keba/surplus.py from this file instead",
     )
+    parser.add_argument(
+        "--by-state",
+        action="store_true",
+        help="also print the solar controller's grid import and unused surplus by its state",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
         "--trace",
@@ -307,6 +312,17 @@ def main(argv: list[str] | None = None) -> int:
         foresight = _foresight(day, day_results)
         if foresight is not None:
             print(f"   {foresight}")
+        solar = day_results.get("solar")
+        if args.by_state and solar is not None:
+            print("   solar, by controller state (kWh): grid import / unused surplus")
+            for state in sorted(
+                solar.import_by_state.keys() | solar.unused_by_state.keys(),
+                key=lambda k: -(solar.import_by_state.get(k, 0) + solar.unused_by_state.get(k, 0)),
+            ):
+                print(
+                    f"      {state:24} {solar.import_by_state.get(state, 0.0):5.2f} / "
+                    f"{solar.unused_by_state.get(state, 0.0):5.2f}"
+                )
 
     print()
     print("Per run: wall time, virtual clock jumps, engine errors, datagrams lost in flight,")

@@ -117,6 +117,9 @@ class RunResult:
     engine_errors: int = 0
     lost_datagrams: int = 0
     states: dict[str, float] = field(default_factory=dict)
+    #: Grid import and unused surplus (kWh) by the controller state of the second they fell in.
+    import_by_state: dict[str, float] = field(default_factory=dict)
+    unused_by_state: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     virtual_s: float = 0.0
     loop_jumps: int = 0
@@ -330,6 +333,11 @@ class _Run:
         if hook is not None:
             hook(now)
 
+    def _controller_state(self) -> str:
+        """The state the strategy reported at its last step (first word), or ``-``."""
+        state = self._strategy_obj.state if self._strategy_obj is not None else ""
+        return state.split(maxsplit=1)[0] if state else "-"
+
     def _measure_second(self, now: float) -> None:
         second = round(now)
         if second >= DAY_S:
@@ -344,6 +352,9 @@ class _Run:
         r.energy_kwh += car * kwh
         r.from_surplus_kwh += covered * kwh
         r.import_kwh += (car - covered) * kwh
+        state = self._controller_state()
+        if car > covered:
+            r.import_by_state[state] = r.import_by_state.get(state, 0.0) + (car - covered) * kwh
         plan = self.day.vehicle
         if self.plugged and not self.full:
             p_max = plan.phases * NOMINAL_VOLTAGE * min(plan.max_current_a, MAX_CURRENT_A)
@@ -352,6 +363,8 @@ class _Run:
             export = max(0.0, pv - house - car)
             unused = min(export, max(0.0, p_max - car))
             r.unused_kwh += unused * kwh
+            if unused > 0:
+                r.unused_by_state[state] = r.unused_by_state.get(state, 0.0) + unused * kwh
             if surplus >= p_min:
                 r.unused_startable_kwh += unused * kwh
         charging = car > 0
