@@ -453,22 +453,11 @@ class _Site:
             battery_power_w=self._battery.average.value if self._battery else None,
             battery_soc=self._soc.average.value if self._soc else None,
         )
-        measured: dict[str, tuple[SolarStation, StationMeasurement]] = {}
-        for station in self.stations.values():
-            measurement = self._measure(station, _measured_power(station))
-            if measurement is not None and station.coordinator.last_update_success:
-                measured[station.key] = (station, measurement)
-        decisions = self.controller.react(time.monotonic(), site, [m for _, m in measured.values()])
+        measured = self._measure_all(_measured_power)
+        decisions = self.controller.react(time.monotonic(), site, [m for _, m in measured])
+        stations = {station.key: station for station, _ in measured}
         for decision in decisions:
-            station, _ = measured[decision.key]
-            station.decision = decision
-            if decision.command is not None:
-                station.entry.async_create_background_task(
-                    self.hass,
-                    _send(station.coordinator, decision.command),
-                    f"KEBA {station.entry.title} solar charging",
-                )
-            station.coordinator.async_update_listeners()
+            self._async_apply(stations[decision.key], decision)
 
     async def _async_tick(self, _now: datetime | None) -> None:
         if self._grid is None:  # pragma: no cover - set as soon as a station joins
@@ -480,24 +469,35 @@ class _Site:
             battery_power_w=self._battery.average.take(now, stale_after) if self._battery else None,
             battery_soc=self._soc.average.take(now, stale_after) if self._soc else None,
         )
-        measured: list[tuple[SolarStation, StationMeasurement]] = []
-        for station in self.stations.values():
-            # The vehicles' power over the same interval as the grid meter's: the surplus is
-            # their sum, and a point sample of one against the average of the other swings.
-            power = self._power[station.key].take(now)
-            measurement = self._measure(station, power)
-            if measurement is not None and station.coordinator.last_update_success:
-                measured.append((station, measurement))
+        # The vehicles' power over the same interval as the grid meter's: the surplus is their
+        # sum, and a point sample of one against the average of the other swings.
+        measured = self._measure_all(lambda station: self._power[station.key].take(now))
         decisions = self.controller.step(now, site, [m for _, m in measured])
         for (station, _), decision in zip(measured, decisions, strict=True):
-            station.decision = decision if station.mode != ChargingMode.OFF else None
-            if decision.command is not None and station.mode != ChargingMode.OFF:
-                station.entry.async_create_background_task(
-                    self.hass,
-                    _send(station.coordinator, decision.command),
-                    f"KEBA {station.entry.title} solar charging",
-                )
-            station.coordinator.async_update_listeners()
+            self._async_apply(station, decision)
+
+    def _measure_all(
+        self, power_of: Callable[[SolarStation], float | None]
+    ) -> list[tuple[SolarStation, StationMeasurement]]:
+        """Every reachable station of the site with its measurement (vehicle power as given)."""
+        measured: list[tuple[SolarStation, StationMeasurement]] = []
+        for station in self.stations.values():
+            measurement = self._measure(station, power_of(station))
+            if measurement is not None and station.coordinator.last_update_success:
+                measured.append((station, measurement))
+        return measured
+
+    @callback
+    def _async_apply(self, station: SolarStation, decision: Decision) -> None:
+        """Show a decision on the station's entities and send its command, if any."""
+        station.decision = decision if station.mode != ChargingMode.OFF else None
+        if decision.command is not None and station.mode != ChargingMode.OFF:
+            station.entry.async_create_background_task(
+                self.hass,
+                _send(station.coordinator, decision.command),
+                f"KEBA {station.entry.title} solar charging",
+            )
+        station.coordinator.async_update_listeners()
 
 
 def _measured_power(station: SolarStation) -> float | None:
