@@ -197,6 +197,11 @@ class _Candidate:
     allocation: float = 0.0
 
 
+def _regulated(stations: Iterable[StationMeasurement]) -> list[StationMeasurement]:
+    """The stations whose current the controller sets from the surplus."""
+    return [s for s in stations if s.mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)]
+
+
 class SurplusController:
     """Decides the currents of every station of one site (one grid meter)."""
 
@@ -225,7 +230,7 @@ class SurplusController:
         self, now: float, site: SiteMeasurement, stations: Sequence[StationMeasurement]
     ) -> list[Decision]:
         """Decide for every station; call once per control interval."""
-        controlled = [s for s in stations if s.mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)]
+        controlled = _regulated(stations)
         surplus = self._surplus(site, controlled)
         candidates = [self._candidate(s) for s in controlled if s.vehicle_plugged]
         if surplus is not None:
@@ -283,7 +288,7 @@ class SurplusController:
         moments); starting, raising, holding and pausing stay with :meth:`step`. Returns the
         decisions that send something.
         """
-        controlled = [s for s in stations if s.mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)]
+        controlled = _regulated(stations)
         surplus = self._surplus(site, controlled)
         allowed = min((s.settings.allowed_import_w for s in controlled), default=0.0)
         if surplus is None or site.grid_power_w is None or site.grid_power_w <= allowed:
@@ -300,8 +305,7 @@ class SurplusController:
                 or now - memory.commanded_at < CHANGE_SETTLE_S + MEASURE_LAG_S
             ):
                 continue
-            margin = settings.allowed_import_w
-            target = max(settings.min_current, self._current_for(c.allocation + margin, c))
+            target = self._charging_current(c)
             if target > commanded - 1:
                 continue
             state = (
@@ -466,7 +470,7 @@ class SurplusController:
             if charging:
                 memory.probing = memory.probing and not c.phases_known
                 memory.start_window.clear()
-                current = max(settings.min_current, self._current_for(c.allocation + margin, c))
+                current = self._charging_current(c)
                 return self._emit(
                     now, station, memory, ControllerState.CHARGING_FROM_SURPLUS, current, surplus
                 )
@@ -554,6 +558,11 @@ class SurplusController:
             memory.dip_since = None
             return self._emit(now, station, memory, state, 0.0, None)
         return self._emit(now, station, memory, state, settings.min_current, None)
+
+    def _charging_current(self, c: _Candidate) -> float:
+        """Current for a vehicle already charging: its share plus the allowed import."""
+        share = c.allocation + c.station.settings.allowed_import_w
+        return max(c.station.settings.min_current, self._current_for(share, c))
 
     @staticmethod
     def _current_for(power: float, c: _Candidate) -> float:
