@@ -340,20 +340,10 @@ class Station:
     def close(self) -> None:
         """Close the socket and cancel every timer; the station is dead afterwards."""
         self._closed = True
-        for handle in (
-            self._iec_handle,
-            self._ct_handle,
-            self._fs_handle,
-            self._boot_handle,
-            self._tick_handle,
-            self._limit_handle,
-            *self._pending_sends,
-        ):
-            if handle is not None:
-                handle.cancel()
+        self._cancel_timers()
+        for handle in self._pending_sends:
+            handle.cancel()
         self._pending_sends.clear()
-        self._iec_handle = self._ct_handle = self._fs_handle = None
-        self._boot_handle = self._tick_handle = self._limit_handle = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -586,7 +576,8 @@ class Station:
 
     # ------------------------------------------------------------------ volatile reset
 
-    def _reset_volatile(self, now: float) -> None:
+    def _cancel_timers(self) -> None:
+        """Cancel every timer of the station's own behaviour (not datagrams in flight)."""
         for handle in (
             self._iec_handle,
             self._ct_handle,
@@ -598,6 +589,9 @@ class Station:
             self._cancel(handle)
         self._iec_handle = self._ct_handle = self._fs_handle = None
         self._boot_handle = self._tick_handle = self._limit_handle = None
+
+    def _reset_volatile(self, now: float) -> None:
+        self._cancel_timers()
         self._boot_time = now
         self._enable_user = True
         self._paused = False
