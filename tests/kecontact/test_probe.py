@@ -79,7 +79,9 @@ async def test_probe_udp_off_without_dip_fields(
     assert caught.value.dip_switch_says_off is None
 
 
-async def test_probe_no_station(make_engine: EngineFactory, start_simulator: SimulatorFactory) -> None:
+async def test_probe_no_station(
+    make_engine: EngineFactory, start_simulator: SimulatorFactory
+) -> None:
     """Nothing answers report 1: a timeout within ``info_timeout``, not the DSW1.3 error."""
     engine = await make_engine(RetryPolicy(attempt_timeout=0.3, max_attempts=6))
     sim = await start_simulator()

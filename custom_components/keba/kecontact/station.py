@@ -217,11 +217,11 @@ class KebaStation:
         says_off = None if info.udp_control_enabled is None else not info.udp_control_enabled
         raise UdpControlDisabledError(self.host, info, dip_switch_says_off=says_off)
 
-    async def _answers_control(self, timeout: float) -> bool:
-        """Whether report 2 or report 3 answers within ``timeout`` seconds."""
+    async def _answers_control(self, seconds: float) -> bool:
+        """Whether report 2 or report 3 answers within ``seconds``."""
         tasks = {asyncio.ensure_future(self._report(n)) for n in (2, 3)}
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 while tasks:
                     done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     for task in done:
