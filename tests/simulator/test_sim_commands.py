@@ -439,7 +439,8 @@ async def test_udp_disabled(make_sim: SimFactory, client: UdpClient) -> None:
     sim = await make_sim(udp_disabled=True, extended_report1=True, scenario="charging")
     st = sim.stations[0]
     assert "Firmware" in await client.request(st, "i")
-    assert (await client.report(st, 1))["DIP-Sw1"] == "0x21"
+    # 0x25 with DSW1.3 cleared: 0x20 (DSW1.1 = MSB reading) and 0x04 (LSB reading) both off.
+    assert (await client.report(st, 1))["DIP-Sw1"] == "0x01"
     await client.no_reply(st, "report 2")
     await client.no_reply(st, "ena 0")
     assert st.report(2)["Enable user"] == 1
