@@ -62,8 +62,10 @@ class FastClock:
 
 @pytest.fixture
 def sent_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Sent]]:
-    """KEBA's timing rules, checked on the engine's (fast) clock: this module's station is a
-    script, not a station, so only the engine's own schedule matters."""
+    """KEBA's timing rules, checked on the engine's (fast) clock.
+
+    This module's station is a script, not a station, so only the engine's schedule matters.
+    """
     log: list[Sent] = []
     send = KebaEndpoint._send
 
@@ -210,8 +212,10 @@ def test_field_checks(source: int | str, fields: dict[str, Any], reason: str) ->
         # P20 report 3 (one line, spaces inside braces): voltages 0 while current flows.
         (
             3,
-            '{ "ID": "3", "U1": 0, "U2": 0, "U3": 0, "I1": 15980, "I2": 0, "I3": 0, '
-            '"P": 3680000, "PF": 0, "E pres": 41230, "E total": 8765432 }',
+            (
+                '{ "ID": "3", "U1": 0, "U2": 0, "U3": 0, "I1": 15980, "I2": 0, "I3": 0, '
+                '"P": 3680000, "PF": 0, "E pres": 41230, "E total": 8765432 }'
+            ),
         ),
         # A 22 kW charge.
         (
@@ -256,7 +260,8 @@ async def test_forged_reports_and_pushes_change_nothing(
     """The issue's forged datagrams are dropped whole, counted per reason, logged once."""
     station, fake = rig.station, rig.fake
     before = station.snapshot
-    assert before.status is not None and before.meter is not None
+    assert before.status is not None
+    assert before.meter is not None
     caplog.set_level(logging.WARNING)
 
     fake.script("report 3", {"ID": "3", "P": -603749136, "E pres": 1e308, "I1": 9.9e12})
@@ -299,7 +304,8 @@ async def test_counters_need_two_polls(rig: Rig) -> None:
     """E total and uptime going backwards are believed only when the next poll agrees."""
     station, fake = rig.station, rig.fake
     meter = station.snapshot.meter
-    assert meter is not None and meter.total_energy_kwh == pytest.approx(1234.5678)
+    assert meter is not None
+    assert meter.total_energy_kwh == pytest.approx(1234.5678)
 
     # One report with a lower total (a meter reset?) is held back...
     fake.script(
@@ -373,7 +379,8 @@ async def test_unplug_push_waits_for_report_2(rig: Rig) -> None:
     assert rig.events[0].kind is EventKind.PROVISIONAL
     assert rig.events[0].fields == {"Plug": 0}
     assert station.provisional == {"Plug": 0}
-    assert station.snapshot.status is not None and station.snapshot.status.plug_raw == 7
+    assert station.snapshot.status is not None
+    assert station.snapshot.status.plug_raw == 7
     for _ in range(300):
         if any(e.kind is EventKind.STATUS for e in rig.events):
             break
