@@ -10,7 +10,9 @@ class Variant:
     """What kind of station is simulated and which features it offers.
 
     The product codes and firmware strings are illustrative; they follow the pattern shown in
-    KEBA's UDP programmers guide (``KC-P30-ES240022-E0R``, ``P30 v 3.9.12 (180109-164149)``).
+    KEBA's UDP programmers guide (``KC-P30-ES240022-E0R``, ``P30 v 3.9.12 (180109-164149)``) and
+    the type key the engine reads (``custom_components/keba/kecontact/product.py``): series from
+    the third group, meter and RFID from the fourth.
     """
 
     name: str
@@ -57,7 +59,9 @@ VARIANTS: dict[str, Variant] = {
     ),
     "p30-x": Variant(
         name="p30-x",
-        product="KC-P30-EC240422-E00-XG",
+        # x-series (series letter B), cable, MID meter, RFID reader: the x-series variant with
+        # the authorization setting of its own, so its code says RFID (last letter R).
+        product="KC-P30-EC2404B2-M0R",
         firmware=P30_FIRMWARE,
         series="P30",
         com_module=1,
@@ -90,7 +94,8 @@ VARIANTS: dict[str, Variant] = {
     ),
     "p20-e": Variant(
         name="p20-e",
-        product="KC-P20-ES240010-000-E",
+        # P20 e-series: the third group ends in 01 (10 would be a b-series, 20/30 a c-series).
+        product="KC-P20-ES240001-000",
         firmware=P20_FIRMWARE,
         series="P20",
         has_meter=False,

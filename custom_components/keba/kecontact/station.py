@@ -218,6 +218,8 @@ class KebaStation:
         }
         self._session_id = session_id_guard()
         self._confirm_task: asyncio.Task[None] | None = None
+        #: Capabilities learned from the station's answers; they outlive report 1 re-reads.
+        self._learned: dict[str, bool] = {}
 
     # ---------------------------------------------------------------- lifecycle
     async def connect(self, *, read_info: bool = True) -> StationInfo | None:
@@ -452,12 +454,17 @@ class KebaStation:
                 info = StationInfo.from_report(fields)
                 self.capabilities = Capabilities.from_product(
                     info.product, com_module=info.com_module
-                )
+                ).learn(**self._learned)
                 self.snapshot = replace(self.snapshot, info=info)
                 self._emit(EventKind.INFO)
             case 2:
                 self.provisional = {}
-                self.snapshot = replace(self.snapshot, status=ChargingStatus.from_report(fields))
+                status = ChargingStatus.from_report(fields)
+                if status.auth_on:
+                    # An authorization function is on: the station has RFID (or its x-series
+                    # equivalent) whatever its product code says.
+                    self._learn(rfid=True)
+                self.snapshot = replace(self.snapshot, status=status)
                 self._emit(EventKind.STATUS)
             case 3:
                 self.snapshot = replace(self.snapshot, meter=MeterReading.from_report(fields))
@@ -599,7 +606,7 @@ class KebaStation:
     # ---------------------------------------------------------------- commands
     def _require(self, capability: str, what: str) -> None:
         caps = self.capabilities
-        if caps is not None and not getattr(caps, capability):
+        if caps is not None and getattr(caps, capability) is False:
             raise KebaUnsupportedError(f"{caps.model_name} ({caps.product}) has no {what}")
 
     async def _command(self, text: str) -> str:
@@ -680,8 +687,18 @@ class KebaStation:
             )
 
     async def set_energy_limit(self, energy_kwh: float, *, verify: bool = True) -> None:
-        """``setenergy``: stop the session after ``energy_kwh``; 0 removes the limit."""
+        """``setenergy``: stop the session after ``energy_kwh``; 0 removes the limit.
+
+        The station counts in 0.1 Wh. A value that is not zero but rounds to ``setenergy 0``
+        (below 0.00005 kWh) would remove the limit instead of setting one, so it is refused
+        with :class:`KebaValidationError` and nothing is sent.
+        """
         tenth_wh = _whole(energy_kwh, 10000, "energy limit")
+        if tenth_wh == 0 and energy_kwh != 0:
+            raise KebaValidationError(
+                f"energy limit {energy_kwh} kWh is below the station's step of 0.0001 kWh "
+                "and would remove the limit; use 0 to remove it"
+            )
         if not 0 <= tenth_wh <= ENERGY_LIMIT_MAX:
             raise KebaValidationError(
                 f"energy limit must be 0–{ENERGY_LIMIT_MAX / 10000:g} kWh, not {energy_kwh}"
@@ -727,6 +744,18 @@ class KebaStation:
         self._require_authorization()
         await self._command(f"stop {tag}")
 
+    def _learn(self, *, display: bool | None = None, rfid: bool | None = None) -> bool:
+        """Remember capabilities the station's answers showed; True if one was unknown."""
+        caps = self.capabilities
+        facts = {"display": display, "rfid": rfid}
+        unknown = caps is not None and any(
+            getattr(caps, key) is None for key, value in facts.items() if value is not None
+        )
+        self._learned.update({key: value for key, value in facts.items() if value is not None})
+        if caps is not None:
+            self.capabilities = caps.learn(display=display, rfid=rfid)
+        return unknown
+
     def _require_authorization(self) -> None:
         caps, status = self.capabilities, self.snapshot.status
         if caps is not None and not caps.rfid and not (status and status.auth_on):
@@ -744,13 +773,21 @@ class KebaStation:
                 raise KebaValidationError("display times must be 0–65535 s")
         self._require("display", "display")
         if min_time_s is None and max_time_s is None:
-            await self._command(f"display 0 0 0 0 {encoded}")
+            text = f"display 0 0 0 0 {encoded}"
         else:
             low = min_time_s if min_time_s is not None else 2
             high = max_time_s if max_time_s is not None else 10
             if high < low:
                 raise KebaValidationError("display max time is shorter than its min time")
-            await self._command(f"display 1 {low} {high} 0 {encoded}")
+            text = f"display 1 {low} {high} 0 {encoded}"
+        try:
+            await self._command(text)
+        except KebaCommandError as err:
+            # A station without a display does not know the command: remember that.
+            if "unknown" in str(err).lower() and self._learn(display=False):
+                raise KebaUnsupportedError(f"{self.host} has no display") from err
+            raise
+        self._learn(display=True)
 
     async def unlock_socket(self) -> None:
         """``unlock``: release the cable (charging must be stopped first)."""
