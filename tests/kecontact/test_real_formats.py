@@ -7,12 +7,7 @@ import json
 
 import pytest
 
-from custom_components.keba.kecontact import (
-    Capabilities,
-    ChargingSession,
-    Series,
-    StationInfo,
-)
+from custom_components.keba.kecontact import Capabilities, ChargingSession, Series, StationInfo
 from custom_components.keba.kecontact.parser import ReportReply, parse_datagram
 from custom_components.keba.kecontact.plausibility import check_fields
 
