@@ -29,10 +29,14 @@ from custom_components.keba.kecontact import (
     StationEvent,
 )
 from custom_components.keba.kecontact.plausibility import check_fields
+from simulator import Simulator
+from simulator.station import ABSURD_DATAGRAMS
 from tests.common import LoopbackNet
 
 from . import datagrams as d
-from .conftest import Sent, rule_breaches
+from .conftest import Engine, Sent, rule_breaches, wait_until
+
+type SimulatorFactory = Callable[..., Awaitable[Simulator]]
 
 SPEED = 20.0
 
@@ -408,3 +412,40 @@ async def test_pushes_that_keep_the_pace_apply_at_once(rig: Rig) -> None:
         5,
     )
     assert fake.received.count("report 2") == asked
+
+
+async def test_simulator_absurd_values(
+    engine: Engine, start_simulator: SimulatorFactory, no_timing_violations: list[Simulator]
+) -> None:
+    """Against the simulator's fault mode: every absurd answer and push is dropped."""
+    sim = await start_simulator(scenario="charging", absurd=1.0)
+    no_timing_violations.append(sim)
+    station = await engine.station(sim)
+    with pytest.raises(KebaImplausibleError):
+        await station.refresh()
+    assert station.snapshot.status is None
+    assert station.snapshot.meter is None
+    simulated = sim.stations[0]
+    simulated.options.absurd = 0.0
+    await asyncio.sleep(5.2)  # KEBA's pause before report 2 and 3 may be asked again
+    snapshot = await station.refresh()
+    assert snapshot.status is not None
+    assert snapshot.meter is not None
+    before = station.snapshot
+    rejected = station.rejected.total
+    assert simulated.inject_absurd() == len(ABSURD_DATAGRAMS)
+    await wait_until(lambda: station.link.received >= 2 + len(ABSURD_DATAGRAMS) + 2)
+    await asyncio.sleep(0.2)
+    after = station.snapshot
+    assert after.status == before.status
+    assert after.meter is not None
+    assert before.meter is not None
+    assert after.meter.total_energy_kwh == before.meter.total_energy_kwh
+    assert after.meter.power_w == before.meter.power_w
+    # Real E pres pushes keep coming while charging; the forged ones never land.
+    assert after.meter.session_energy_kwh is not None
+    assert before.meter.session_energy_kwh is not None
+    assert 0 <= after.meter.session_energy_kwh - before.meter.session_energy_kwh < 1
+    pushes = [f for f in ABSURD_DATAGRAMS if "ID" not in f]
+    assert station.rejected.total - rejected >= len(pushes)
+    assert station.unsolicited >= len(ABSURD_DATAGRAMS) - len(pushes)
