@@ -449,3 +449,19 @@ async def test_simulator_absurd_values(
     pushes = [f for f in ABSURD_DATAGRAMS if "ID" not in f]
     assert station.rejected.total - rejected >= len(pushes)
     assert station.unsolicited >= len(ABSURD_DATAGRAMS) - len(pushes)
+
+
+async def test_refresh_keeps_believed_values(rig: Rig) -> None:
+    """A poll whose report 3 is held (a new session's E pres 0) succeeds with what is believed."""
+    station, fake = rig.station, rig.fake
+    meter = station.snapshot.meter
+    fake.script("report 2", {**GOOD_2, "Sec": 6100, "State": 2})
+    fake.script("report 3", report_3(**{"E pres": 0, "Sec": 6100}))
+    snapshot = await station.refresh()
+    assert snapshot.status is not None
+    assert snapshot.status.state_raw == 2  # report 2 was fine and is applied
+    assert snapshot.meter == meter  # report 3 is held until the next poll agrees
+    fake.script("report 3", report_3(**{"E pres": 10, "Sec": 6105}))
+    snapshot = await station.refresh()
+    assert snapshot.meter is not None
+    assert snapshot.meter.session_energy_kwh == pytest.approx(0.001)

@@ -591,7 +591,13 @@ class KebaStation:
         return [session for session in sessions if not session.is_empty]
 
     async def refresh(self, *, meter: bool | None = None) -> StationSnapshot:
-        """Read report 2 and, where there is a meter, report 3; return the snapshot."""
+        """Read report 2 and, where there is a meter, report 3; return the snapshot.
+
+        A report dropped as implausible (or held until the next poll confirms a counter jump)
+        leaves the believed values of the snapshot in place: the poll still succeeds, unless
+        nothing of that report has ever been believed (then :class:`KebaImplausibleError`).
+        Any other failure (no answer, link closed) is raised as before.
+        """
         with_meter = (
             meter
             if meter is not None
@@ -600,7 +606,15 @@ class KebaStation:
         requests = [self._report(2)]
         if with_meter:
             requests.append(self._report(3))
-        await asyncio.gather(*requests)
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        for report_id, result in zip((2, 3), results, strict=False):
+            if isinstance(result, KebaImplausibleError):
+                believed = self.snapshot.status if report_id == 2 else self.snapshot.meter
+                if believed is None:
+                    raise result
+                _LOGGER.debug("%s: %s; keeping the values believed so far", self.host, result)
+            elif isinstance(result, BaseException):
+                raise result
         return self.snapshot
 
     # ---------------------------------------------------------------- commands
