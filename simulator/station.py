@@ -315,7 +315,7 @@ class Station:
         self._input = 0
         self._error = (0, 0)
         self._clock_synced = (
-            self.options.extended_report1
+            self.options.extended_report1 or self.variant.bmw_format
             if self.options.clock_synced is None
             else self.options.clock_synced
         )
@@ -970,6 +970,14 @@ class Station:
             fields["setBoot"] = 0
             fields["DIP-Sw1"] = f"0x{dip1:02x}"
             fields["DIP-Sw2"] = f"0x{self.options.dip_sw2:02x}"
+        if self.variant.bmw_format:
+            dip1 = self.options.dip_sw1 & ~((DIP_DSW1_3 | 0x04) if self._udp_off else 0)
+            fields["ID"] = 1
+            fields["Backend"] = 1
+            fields.pop("setBoot", None)
+            fields.pop("DIP-Sw1", None)
+            fields.pop("DIP-Sw2", None)
+            fields["DIP-Sw"] = f"0x{dip1:02x}{self.options.dip_sw2:02x}"
         fields["Sec"] = self._sec(now)
         return fields
 

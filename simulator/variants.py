@@ -38,6 +38,10 @@ class Variant:
     whitelist (c-series, guide §2.4)."""
     socket_outlet: bool = True
     """True for a socket outlet (idle plug state 0), False for a fixed cable (idle plug state 3)."""
+    bmw_format: bool = False
+    """BMW firmware 3.9.17's report 1: numeric ``"ID": 1``, one combined ``"DIP-Sw"`` (DSW1 in
+    the high byte) instead of ``DIP-Sw1``/``DIP-Sw2``, ``Backend`` 1, clock synchronised (so
+    report 1xx carries Unix seconds in ``started[s]``/``ended[s]``), as its owners published."""
     udp_control: bool = True
     """DIP switch DSW1.3 on. Off: only ``i`` and ``report 1`` are answered, nothing is pushed,
     and report 1 carries ``DIP-Sw1`` with the DSW1.3 bit clear."""
@@ -74,6 +78,19 @@ VARIANTS: dict[str, Variant] = {
         firmware=P30_FIRMWARE,
         series="P30",
         udp_control=False,
+    ),
+    "bmw-connect": Variant(
+        name="bmw-connect",
+        # BMW Wallbox Connect: a P30 with a COM module and RFID, no display (report 1 as
+        # published in HomeControlLib, P. Trimmel, 2019).
+        product="BMW-10-EC2405B2-E1R",
+        firmware="P30 v 3.9.17 (180601-115841)",
+        series="P30",
+        has_display=False,
+        com_module=1,
+        explicit_auth_setting=True,
+        socket_outlet=False,
+        bmw_format=True,
     ),
     "p30-de": Variant(
         name="p30-de",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 import json
 
@@ -10,8 +11,12 @@ import pytest
 from custom_components.keba.kecontact import Capabilities, ChargingSession, Series, StationInfo
 from custom_components.keba.kecontact.parser import ReportReply, parse_datagram
 from custom_components.keba.kecontact.plausibility import check_fields
+from simulator import Simulator
 
 from . import datagrams as d
+from .conftest import Engine
+
+type SimulatorFactory = Callable[..., Awaitable[Simulator]]
 
 #: Report 1 of a BMW Wallbox Connect on firmware 3.9.17, as published by its owner in
 #: HomeControlLib (P. Trimmel, 2019, Wallbox/Models/Report1Udp.cs): numeric "ID", one combined
@@ -132,3 +137,25 @@ def test_guide_dated_report_keeps_its_stamp() -> None:
     assert session.started_uptime_s is None
     assert session.started == datetime(2018, 3, 30, 10, 19, 56, tzinfo=UTC)
     assert session.duration_s == 159
+
+
+async def test_bmw_connect_through_the_engine(
+    engine: Engine, start_simulator: SimulatorFactory, no_timing_violations: list[Simulator]
+) -> None:
+    """The simulator's BMW variant: identified, combined DIP switches read, epoch sessions."""
+    sim = await start_simulator(variant="bmw-connect")
+    no_timing_violations.append(sim)
+    station = await engine.station(sim, read_info=False)
+    info = await station.probe()
+    assert info.dip_switch_1 == 0x25
+    assert info.udp_control_enabled is True
+    assert station.capabilities is not None
+    assert station.capabilities.model_name == "Wallbox Connect (KeContact P30 x-series)"
+    assert station.capabilities.display is False
+    simulated = sim.stations[0]
+    simulated.plug_in()
+    simulated.unplug()
+    session = await station.get_session(101)
+    assert session.started_uptime_s is None
+    assert session.started is not None
+    assert abs(session.started.timestamp() - datetime.now(UTC).timestamp()) < 60
