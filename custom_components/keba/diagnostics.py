@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import dataclasses
 from datetime import date, datetime, timedelta
 import enum
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
@@ -142,4 +142,4 @@ async def async_get_config_entry_diagnostics(
         "link": _link_diagnostics(entry),
         "endpoint": _endpoint_diagnostics(entry),
     }
-    return _scrub(async_redact_data(diagnostics, TO_REDACT), secrets)
+    return cast(dict[str, Any], _scrub(async_redact_data(diagnostics, TO_REDACT), secrets))
