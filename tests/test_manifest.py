@@ -249,3 +249,13 @@ def test_quality_scale_lists_every_current_rule() -> None:
     for done in ("brands", "integration-owner", "strict-typing"):
         status = rules[done] if isinstance(rules[done], str) else rules[done]["status"]
         assert status == "done", done
+
+
+def test_readme_names_the_tested_home_assistant_version() -> None:
+    """README's "Tested versions" names the Home Assistant release the harness runs on."""
+    from homeassistant.const import __version__ as ha_version
+
+    readme = (REPO / "README.md").read_text("utf-8")
+    tested = re.search(r"\*\*Tested versions:\*\*.*?Home Assistant \*\*([\d.]+)\*\*", readme, re.S)
+    assert tested, "README should say which Home Assistant versions are tested"
+    assert tested.group(1) == ha_version
