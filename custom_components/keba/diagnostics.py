@@ -67,17 +67,17 @@ def _numbers(source: object, names: Iterable[str]) -> dict[str, int] | None:
     return counters or None
 
 
-def _scrub(value: Any, secrets: set[str]) -> Any:
+def _scrub[T](value: T, secrets: set[str]) -> T:
     """Replace secrets (the serial number) inside strings too, e.g. in titles and URLs."""
+    result: Any = value
     if isinstance(value, str):
         for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
+            result = result.replace(secret, REDACTED)
+    elif isinstance(value, dict):
+        result = {key: _scrub(item, secrets) for key, item in value.items()}
+    elif isinstance(value, list):
+        result = [_scrub(item, secrets) for item in value]
+    return cast(T, result)
 
 
 def _link_diagnostics(entry: KebaConfigEntry) -> dict[str, Any] | None:
@@ -142,4 +142,4 @@ async def async_get_config_entry_diagnostics(
         "link": _link_diagnostics(entry),
         "endpoint": _endpoint_diagnostics(entry),
     }
-    return cast(dict[str, Any], _scrub(async_redact_data(diagnostics, TO_REDACT), secrets))
+    return _scrub(async_redact_data(diagnostics, TO_REDACT), secrets)
