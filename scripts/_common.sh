@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/setup, scripts/lint and scripts/test. Sourced, not executed.
+# Helpers shared by the scripts in scripts/. Sourced, not executed.
 #
 # Environment:
 #   PYTHON     interpreter to use (must be Python >= 3.14.2); default: python3.14, python3, uv
@@ -52,10 +52,32 @@ find_python() {
 error: no Python >= $MIN_PY found (Home Assistant 2026.10 needs it).
   Looked for: \$PYTHON, python3.14 and python3 on PATH, and uv (to provision one); none fit.
   Either install python3.14 or uv, or set PYTHON=/path/to/python3.14,
-  or run everything inside a Debian sid root as root:  .ci/run   (or: scripts/py314root run scripts/test)
-  See README.md, section "Development".
+  or run this command as root: it then builds a Debian sid root with Python 3.14 once
+  (scripts/py314root) and runs inside it. See README.md, section "Development".
 EOF
   exit 1
+}
+
+# Without a Python >= MIN_PY here, run the calling script again inside the Debian sid root of
+# scripts/py314root (as root; built on first use, its venv is /opt/keba-venv) and exit with its
+# exit code. Returns at once when a suitable Python exists (uv may provision one).
+#   reexec_in_py314root 'COMMAND PREFIX' "$@"    e.g.  reexec_in_py314root scripts/test "$@"
+# The prefix is put before the quoted arguments inside the root; it may start with variable
+# assignments, e.g. 'KEBA_NEWEST_VENV=/opt/keba-venv-newest scripts/smoke_newest'.
+reexec_in_py314root() {
+  local inner="$1" arg
+  shift
+  # (in a subshell: find_python exits when it finds nothing)
+  if (find_python >/dev/null 2>&1); then
+    return 0
+  fi
+  [ -z "${KEBA_IN_PY314ROOT:-}" ] || die "no Python >= $MIN_PY inside the Debian sid root either"
+  # Not root: find_python explains what is missing, and exits.
+  [ "$(id -u)" = 0 ] || find_python >/dev/null
+  say "No Python >= $MIN_PY here: running inside the Debian sid root (scripts/py314root)"
+  inner="KEBA_IN_PY314ROOT=1 $inner"
+  for arg in "$@"; do inner+=" $(printf '%q' "$arg")"; done
+  exec "$REPO_ROOT/scripts/py314root" run "$inner"
 }
 
 # A fingerprint of the requirements and the interpreter; a venv is reused only if it matches.

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import dataclasses
 from datetime import date, datetime, timedelta
 import enum
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
@@ -67,17 +67,17 @@ def _numbers(source: object, names: Iterable[str]) -> dict[str, int] | None:
     return counters or None
 
 
-def _scrub(value: Any, secrets: set[str]) -> Any:
+def _scrub[T](value: T, secrets: set[str]) -> T:
     """Replace secrets (the serial number) inside strings too, e.g. in titles and URLs."""
+    result: Any = value
     if isinstance(value, str):
         for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
+            result = result.replace(secret, REDACTED)
+    elif isinstance(value, dict):
+        result = {key: _scrub(item, secrets) for key, item in value.items()}
+    elif isinstance(value, list):
+        result = [_scrub(item, secrets) for item in value]
+    return cast(T, result)
 
 
 def _link_diagnostics(entry: KebaConfigEntry) -> dict[str, Any] | None:
