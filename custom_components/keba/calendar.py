@@ -27,7 +27,7 @@ _TEXT: Final = {
         "cost": "Cost: {value}",
         "time": "Times reconstructed from the station's uptime (its clock was not set)",
         "unplugged": "vehicle unplugged",
-        "rfid": "RFID card",
+        "deauthorized": "RFID card",
         "not_ended": "station restarted",
     },
     "de": {
@@ -37,7 +37,7 @@ _TEXT: Final = {
         "cost": "Kosten: {value}",
         "time": "Zeiten aus der Betriebszeit der Station errechnet (ihre Uhr war nicht gestellt)",
         "unplugged": "Fahrzeug abgesteckt",
-        "rfid": "RFID-Karte",
+        "deauthorized": "RFID-Karte",
         "not_ended": "Station neu gestartet",
     },
 }

@@ -879,7 +879,7 @@ SESSIONS_SCHEMA = vol.Schema(
             EntitySelectorConfig(domain=["sensor", "input_number", "number"])
         ),
         vol.Optional(CONF_SOLAR_ENERGY_PRICE): NumberSelector(
-            NumberSelectorConfig(min=0, max=100, step=0.0001, mode=NumberSelectorMode.BOX)
+            NumberSelectorConfig(min=0, max=100, step="any", mode=NumberSelectorMode.BOX)
         ),
         vol.Optional(CONF_CARDS): TextSelector(TextSelectorConfig(multiline=True)),
         vol.Optional(CONF_DEFAULT_CARD_NAME): TextSelector(),

@@ -36,7 +36,7 @@ EPOCH_THRESHOLD: Final = 1_000_000_000
 END_REASONS: Final[Mapping[int, str]] = {
     0: "not_ended",
     1: "unplugged",
-    10: "rfid",
+    10: "deauthorized",
 }
 
 CSV_COLUMNS: Final = (

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import callback
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.event import async_track_point_in_time
 from homeassistant.util import dt as dt_util, slugify
 
@@ -37,7 +41,9 @@ class _KebaCardSensor(KebaEntity, SensorEntity):
         self, coordinator: KebaCoordinator, ledger: LedgerManager, card: str, what: str
     ) -> None:
         key = f"card_{slugify(card) or 'card'}_{what}"
-        super().__init__(coordinator, EntityDescription(key=key, translation_key=f"card_{what}"))
+        super().__init__(
+            coordinator, SensorEntityDescription(key=key, translation_key=f"card_{what}")
+        )
         self._ledger = ledger
         self._card = card
         self._attr_translation_placeholders = {"card": card}
