@@ -740,23 +740,24 @@ class Station:
         energy_wh: float = 7000.0,
         duration_s: float = 3600.0,
         every_s: float = 86400.0,
+        ago_s: float = 0.0,
         rfid_tag: str | None = None,
         rfid_class: str | None = None,
     ) -> list[int]:
         """Put ``count`` ended sessions into the history as if they had happened before now.
 
-        The newest ends ``every_s - duration_s`` seconds ago, each one ``every_s`` before the
-        next; ``E total`` grows by their energy. Without a set clock, times are uptime: the
+        The newest ends ``ago_s + every_s - duration_s`` seconds ago, each one ``every_s``
+        before the next; ``E total`` grows by their energy. Without a set clock, times are uptime: the
         station is taken to have been running since before the first of them. Only the last
         30 stay in the history (the ring buffer of reports 101…130). Returns the session IDs.
         """
-        if count < 0 or duration_s < 0 or every_s < duration_s:
-            raise ValueError("count >= 0 and every_s >= duration_s >= 0 required")
+        if count < 0 or duration_s < 0 or every_s < duration_s or ago_s < 0:
+            raise ValueError("count >= 0, ago_s >= 0 and every_s >= duration_s >= 0 required")
         if self._session is not None and self._session.active:
             raise RuntimeError("a session is running")
         now = self._now()
         self._advance(now)
-        first_start = now - count * every_s
+        first_start = now - ago_s - count * every_s
         if self._epoch_offset is None and first_start < self._boot_time + 1:
             self._boot_time = first_start - 1
         tag = (rfid_tag or p.ZERO_TAG).lower().ljust(p.TAG_HEX_LEN, "0")

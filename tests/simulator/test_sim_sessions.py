@@ -180,9 +180,9 @@ async def test_past_sessions_with_a_set_clock_carry_dates(make_sim: SimFactory) 
     sim = await make_sim()
     st = sim.stations[0]
     st.set_datetime(1_750_000_000, time_q=3)
-    st.record_past_sessions(2, every_s=3600, duration_s=600, rfid_tag="04a1b2c3")
+    st.record_past_sessions(2, every_s=3600, duration_s=600, ago_s=86400, rfid_tag="04a1b2c3")
     newest = st.history[0]
     assert newest["timeQ"] == 3
     assert newest["RFID tag"] == "04a1b2c3" + "0" * 8
-    assert newest["ended"].startswith("2025-06-15")
+    assert newest["ended"].startswith("2025-06-14")
     assert newest["ended[s]"] - newest["started[s]"] == 600
