@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from homeassistant.components.calendar import CalendarEntity, CalendarEvent
+from homeassistant.components.calendar import (
+    CalendarEntity,
+    CalendarEntityDescription,
+    CalendarEvent,
+)
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import KebaConfigEntry, KebaCoordinator
@@ -96,7 +99,9 @@ class KebaSessionCalendar(KebaEntity, CalendarEntity):
 
     def __init__(self, coordinator: KebaCoordinator, ledger: LedgerManager) -> None:
         """Attach to the station's ledger."""
-        super().__init__(coordinator, EntityDescription(key="sessions", translation_key="sessions"))
+        super().__init__(
+            coordinator, CalendarEntityDescription(key="sessions", translation_key="sessions")
+        )
         self._ledger = ledger
 
     async def async_added_to_hass(self) -> None:

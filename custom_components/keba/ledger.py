@@ -677,7 +677,9 @@ class SessionLedger:
         """One station's part of the ledger as plain data for storage."""
         return {
             "sessions": [
-                record.as_dict() for record in self._records.values() if record.serial == serial
+                record.as_dict()
+                for record in sorted(self._records.values(), key=lambda r: r.session_id)
+                if record.serial == serial
             ],
             "gaps": [gap.as_dict() for gap in self.gaps if gap.serial == serial],
         }
