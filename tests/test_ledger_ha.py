@@ -454,3 +454,45 @@ async def test_storage_migrates_from_the_first_version(
     stored = hass_storage[STORE_KEY]
     assert stored["version"] == 2
     assert sorted(s["id"] for s in stored["data"]["sessions"]) == [45, 46, 47, 48]
+
+
+async def test_card_options_step_names_cards_and_recovers_from_bad_lines(
+    hass: HomeAssistant, mock_station: FakeStation, mock_config_entry: MockConfigEntry
+) -> None:
+    """The session options: a bad line is refused, fixed, saved as a mapping; other options
+    stay; the entry reloads with a sensor per named card."""
+    hass.states.async_set("sensor.tariff", "0.3", {"unit_of_measurement": "EUR/kWh"})
+    await setup_entry(hass, mock_config_entry)
+    hass.config_entries.async_update_entry(mock_config_entry, options={"idle_interval": 60})
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "sessions"}
+    )
+    assert result["step_id"] == "sessions"
+    # The ledger's tag without a name is offered.
+    assert result["description_placeholders"] == {"tags": "04a1b2c3d4e5f6"}
+    bad = {
+        CONF_PRICE_ENTITY: "sensor.tariff",
+        CONF_CARDS: "04a1b2c3d4e5f6 = Company car\nno tag here",
+        CONF_DEFAULT_CARD_NAME: "Guests",
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], bad)
+    assert result["type"] == "form"
+    assert result["errors"] == {CONF_CARDS: "invalid_cards"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**bad, CONF_CARDS: "04A1B2C3D4E5F6 = Company car"}
+    )
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert dict(mock_config_entry.options) == {
+        "idle_interval": 60,
+        CONF_PRICE_ENTITY: "sensor.tariff",
+        CONF_CARDS: {"04a1b2c3d4e5f6": "Company car"},
+        CONF_DEFAULT_CARD_NAME: "Guests",
+    }
+    prefix = "sensor.kecontact_p30_x_series_energy_charged"
+    assert float(hass.states.get(f"{prefix}_company_car").state) == pytest.approx(20.0)
+    assert float(hass.states.get(f"{prefix}_guests").state) == 0.0
+    cost = hass.states.get("sensor.kecontact_p30_x_series_cost_this_month_guests")
+    assert cost.attributes["unit_of_measurement"] == "EUR"
