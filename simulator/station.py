@@ -747,9 +747,10 @@ class Station:
         """Put ``count`` ended sessions into the history as if they had happened before now.
 
         The newest ends ``ago_s + every_s - duration_s`` seconds ago, each one ``every_s``
-        before the next; ``E total`` grows by their energy. Without a set clock, times are uptime: the
-        station is taken to have been running since before the first of them. Only the last
-        30 stay in the history (the ring buffer of reports 101…130). Returns the session IDs.
+        before the next; ``E total`` grows by their energy. Without a set clock, times are
+        uptime: the station is taken to have been running since before the first of them. Only
+        the last 30 stay in the history (the ring buffer of reports 101…130). Returns the
+        session IDs.
         """
         if count < 0 or duration_s < 0 or every_s < duration_s or ago_s < 0:
             raise ValueError("count >= 0, ago_s >= 0 and every_s >= duration_s >= 0 required")

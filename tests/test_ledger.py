@@ -75,7 +75,7 @@ def record(session_id: int, start: datetime | None, **changes: Any) -> SessionRe
 
 # ---------------------------------------------------------------------------------- records
 def test_record_with_a_synced_clock_uses_the_station_times() -> None:
-    """timeQ 3: start and end as the station wrote them; meter end = E start + energy."""
+    """TimeQ 3: start and end as the station wrote them; meter end = E start + energy."""
     rec = record_from_session(report(7, **{"RFID tag": "04a1b2c3d4e5f600"}), observed_at=T0)
     assert rec is not None
     assert rec.time_source == TIME_STATION
@@ -87,7 +87,7 @@ def test_record_with_a_synced_clock_uses_the_station_times() -> None:
 
 
 def test_unsynced_clock_is_reconstructed_from_uptime() -> None:
-    """timeQ 0: the dates are the station's build time; uptime places the session instead."""
+    """TimeQ 0: the dates are the station's build time; uptime places the session instead."""
     observed = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
     session = report(
         8,
@@ -144,7 +144,7 @@ def test_history_finds_the_restart_by_order() -> None:
 
 
 def test_running_and_empty_sessions_are_not_records() -> None:
-    """reason 0 without an end, and an all-zero slot, are not ended sessions."""
+    """Reason 0 without an end, and an all-zero slot, are not ended sessions."""
     assert record_from_session(report(5, reason=0, **{"ended[s]": 0}), observed_at=T0) is None
     empty = report(0, **{"Session ID": 0, "started[s]": 0, "E pres": 0, "ended[s]": 0})
     assert record_from_session(empty, observed_at=T0) is None
@@ -195,8 +195,16 @@ def test_storage_round_trip() -> None:
     assert back.records == ledger.records
     assert back.gaps == ledger.gaps
     # Junk in storage is skipped, not fatal.
-    junk = SessionLedger.from_dict(SERIAL, {"sessions": [{"id": "x"}, 3], "gaps": [{}]})
+    junk = SessionLedger.from_dict(
+        SERIAL, {"sessions": [{"id": 1}, 3, ["x", *range(11)], [1, 2]], "gaps": [{}]}
+    )
     assert len(junk) == 0
+    # Odd values inside a row give unknown fields, not errors; a session stored twice, one.
+    row = [9, "soon", float("nan"), 5, "7", None, 1, None, "1", None, None, None]
+    odd = SessionLedger.from_dict(SERIAL, {"sessions": [row, row]})
+    (only,) = odd.records
+    assert (only.started, only.ended, only.energy_kwh, only.rfid_tag) == (None, None, 0.0, None)
+    assert only.time_source == TIME_UNKNOWN
 
 
 # ---------------------------------------------------------------------------------- cost

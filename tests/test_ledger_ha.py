@@ -50,9 +50,9 @@ def ledger_of(entry: MockConfigEntry) -> LedgerManager:
     return manager
 
 
-async def wait_for(hass: HomeAssistant, condition: Callable[[], bool], timeout: float = 20) -> None:
+async def wait_for(hass: HomeAssistant, condition: Callable[[], bool], limit_s: float = 20) -> None:
     """Wait for UDP traffic with a simulated station (real time: the station is real I/O)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         await hass.async_block_till_done()
@@ -105,7 +105,7 @@ async def test_backfill_after_an_outage_of_35_sessions(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     stored = hass_storage[f"keba.ledger.{station.serial}"]
-    assert [s["id"] for s in stored["data"]["sessions"]] == before
+    assert [row[0] for row in stored["data"]["sessions"]] == before
     during = station.record_past_sessions(35, energy_wh=5000, every_s=3600, duration_s=1800)
     assert during[0] == before[-1] + 1
 
@@ -384,8 +384,11 @@ async def test_export_writes_csv_and_refuses_bad_input(
     card_entry: MockConfigEntry,
     tmp_path: Path,
 ) -> None:
-    """A month and one card as CSV in the documented folder; reversed periods and unknown
-    cards are refused with translated errors, before anything is written."""
+    """A month and one card as CSV in the documented folder.
+
+    Reversed periods and unknown cards are refused with translated errors, before anything is
+    written.
+    """
     mock_station.reports.update(month_of_sessions())
     hass.config.config_dir = str(tmp_path)
     await hass.config.async_set_time_zone("Europe/Berlin")
@@ -404,7 +407,8 @@ async def test_export_writes_csv_and_refuses_bad_input(
     path = Path(response["path"])
     assert path.parent == tmp_path / EXPORT_FOLDER
     assert response["sessions"] == 4
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    text = await hass.async_add_executor_job(path.read_text, "utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:5] == ["date", "start", "end", "duration", "kwh"]
     # Berlin time: the session of 31 Oct 23:00 UTC began on 1 November at 00:00.
     assert [row[:2] for row in rows[1:]] == [
@@ -428,7 +432,8 @@ async def test_export_writes_csv_and_refuses_bad_input(
             )
         assert caught.value.translation_key == key
         assert caught.value.translation_domain == DOMAIN
-    assert len(list((tmp_path / EXPORT_FOLDER).iterdir())) == 1
+    files = await hass.async_add_executor_job(lambda: list((tmp_path / EXPORT_FOLDER).iterdir()))
+    assert files == [path]
 
 
 async def test_storage_migrates_from_the_first_version(
@@ -453,14 +458,16 @@ async def test_storage_migrates_from_the_first_version(
     await hass.async_block_till_done()
     stored = hass_storage[STORE_KEY]
     assert stored["version"] == 2
-    assert sorted(s["id"] for s in stored["data"]["sessions"]) == [45, 46, 47, 48]
+    assert [row[0] for row in stored["data"]["sessions"]] == [45, 46, 47, 48]
 
 
 async def test_card_options_step_names_cards_and_recovers_from_bad_lines(
     hass: HomeAssistant, mock_station: FakeStation, mock_config_entry: MockConfigEntry
 ) -> None:
-    """The session options: a bad line is refused, fixed, saved as a mapping; other options
-    stay; the entry reloads with a sensor per named card."""
+    """The session options: a bad line is refused, fixed, saved as a mapping.
+
+    Other options stay; the entry reloads with a sensor per named card.
+    """
     hass.states.async_set("sensor.tariff", "0.3", {"unit_of_measurement": "EUR/kWh"})
     await setup_entry(hass, mock_config_entry)
     hass.config_entries.async_update_entry(mock_config_entry, options={"idle_interval": 60})

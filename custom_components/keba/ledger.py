@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 import io
 import math
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .kecontact import ChargingSession, TimeQuality
 
@@ -73,23 +73,28 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _from_iso(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
+    if type(value) is not str or not value:
         return None
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _opt_float(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    # Exact type checks: fast for thousands of stored records, and bool is not a number here.
+    kind = type(value)
+    if kind is float:
+        number = cast(float, value)
+        return number if math.isfinite(number) else None
+    if kind is int:
+        return float(cast(int, value))
+    return None
 
 
 def _opt_int(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
+    return value if type(value) is int else None
 
 
 def _opt_str(value: object) -> str | None:
@@ -139,47 +144,68 @@ class SessionRecord:
         """The normalized tag (None without a card)."""
         return normalize_tag(self.rfid_tag)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for storage (short keys: a ledger holds thousands)."""
-        data: dict[str, Any] = {
-            "id": self.session_id,
-            "s": _iso(self.started),
-            "e": _iso(self.ended),
-            "t": self.time_source,
-            "kwh": self.energy_kwh,
-            "m0": self.meter_start_kwh,
-            "tag": self.rfid_tag,
-            "cls": self.rfid_class,
-            "r": self.end_reason,
-        }
-        if self.cost is not None:
-            data["cost"] = self.cost
-            data["cur"] = self.currency
-        if self.surplus_kwh is not None:
-            data["pv"] = self.surplus_kwh
-        return data
+    def as_row(self) -> list[Any]:
+        """Plain data for storage: one list per session (a ledger holds thousands).
+
+        ``[id, start, end, time source, kWh, meter start, tag, class, end reason, cost,
+        currency, surplus kWh]``, times as epoch seconds.
+        """
+        return [
+            self.session_id,
+            _epoch(self.started),
+            _epoch(self.ended),
+            self.time_source,
+            self.energy_kwh,
+            self.meter_start_kwh,
+            self.rfid_tag,
+            self.rfid_class,
+            self.end_reason,
+            self.cost,
+            self.currency,
+            self.surplus_kwh,
+        ]
 
     @classmethod
-    def from_dict(cls, serial: str, data: Mapping[str, Any]) -> SessionRecord | None:
-        """Read back :meth:`as_dict`; None for a record that is not usable."""
-        session_id = _opt_int(data.get("id"))
-        if session_id is None:
+    def from_row(cls, serial: str, row: Sequence[Any]) -> SessionRecord | None:
+        """Read back :meth:`as_row`; None for a row that is not usable."""
+        if len(row) != ROW_LENGTH or type(row[0]) is not int:
             return None
+        _id, start, end, source, kwh, meter, tag, rfid_class, reason, cost, unit, pv = row
         return cls(
             serial=serial,
-            session_id=session_id,
-            started=_from_iso(data.get("s")),
-            ended=_from_iso(data.get("e")),
-            time_source=str(data.get("t") or TIME_UNKNOWN),
-            energy_kwh=_opt_float(data.get("kwh")) or 0.0,
-            meter_start_kwh=_opt_float(data.get("m0")),
-            rfid_tag=_opt_str(data.get("tag")),
-            rfid_class=_opt_str(data.get("cls")),
-            end_reason=_opt_int(data.get("r")),
-            cost=_opt_float(data.get("cost")),
-            currency=_opt_str(data.get("cur")),
-            surplus_kwh=_opt_float(data.get("pv")),
+            session_id=row[0],
+            started=_from_epoch(start),
+            ended=_from_epoch(end),
+            time_source=source if type(source) is str and source else TIME_UNKNOWN,
+            energy_kwh=_opt_float(kwh) or 0.0,
+            meter_start_kwh=_opt_float(meter),
+            rfid_tag=tag if type(tag) is str and tag else None,
+            rfid_class=rfid_class if type(rfid_class) is str and rfid_class else None,
+            end_reason=_opt_int(reason),
+            cost=_opt_float(cost),
+            currency=unit if type(unit) is str and unit else None,
+            surplus_kwh=_opt_float(pv),
         )
+
+
+ROW_LENGTH: Final = 12
+
+
+def _epoch(value: datetime | None) -> float | int | None:
+    if value is None:
+        return None
+    seconds = value.timestamp()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _from_epoch(value: object) -> datetime | None:
+    seconds = _opt_float(value)
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except OverflowError, OSError, ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -525,53 +551,108 @@ def _sort_time(record: SessionRecord) -> float:
     return when.timestamp() if when is not None else -math.inf
 
 
+class _Entry:
+    """A stored session: its sort time, its row, and its record once someone asked for it.
+
+    Records are built from the rows on demand, so that loading thousands of sessions at
+    start-up costs little more than reading the file.
+    """
+
+    __slots__ = ("record", "row", "serial", "time")
+
+    def __init__(
+        self, time: float, serial: str, row: list[Any], record: SessionRecord | None
+    ) -> None:
+        self.time = time
+        self.serial = serial
+        self.row = row
+        self.record = record
+
+    def get(self) -> SessionRecord:
+        record = self.record
+        if record is None:
+            record = SessionRecord.from_row(self.serial, self.row)
+            assert record is not None  # rows are checked when loaded
+            self.record = record
+        return record
+
+
+def _row_ok(row: object) -> bool:
+    return type(row) is list and len(row) == ROW_LENGTH and type(row[0]) is int
+
+
+def _row_time(row: list[Any]) -> float:
+    start, end = row[1], row[2]
+    when = start if start is not None else end
+    if type(when) not in (int, float) or not math.isfinite(when):
+        return -math.inf
+    return float(when)
+
+
 class SessionLedger:
     """The sessions of one or more stations, by serial and session ID, in time order."""
 
     def __init__(
         self, records: Iterable[SessionRecord] = (), gaps: Iterable[LedgerGap] = ()
     ) -> None:
-        """Start with stored ``records`` and ``gaps``."""
-        self._records: dict[tuple[str, int], SessionRecord] = {}
+        """Start with ``records`` and ``gaps``."""
+        self._entries: dict[tuple[str, int], _Entry] = {}
         self._max_id: dict[str, int] = {}
         self._energy_by_tag: dict[str | None, float] = {}
         self._max_duration_s = 0.0
-        for record in records:
-            self._put(record)
-        ordered = sorted(self._records.values(), key=_sort_time)
-        self._times = [_sort_time(record) for record in ordered]
-        self._ordered = ordered
+        self._ordered: list[_Entry] = []
+        self._times: list[float] = []
         self.gaps: list[LedgerGap] = list(gaps)
+        for record in records:
+            key = record.key
+            if key not in self._entries:
+                self._put(_Entry(_sort_time(record), record.serial, record.as_row(), record))
+        self._sort()
+
+    def _sort(self) -> None:
+        self._ordered = sorted(self._entries.values(), key=lambda entry: entry.time)
+        self._times = [entry.time for entry in self._ordered]
 
     def __len__(self) -> int:
         """Number of sessions."""
-        return len(self._records)
+        return len(self._entries)
 
     def __contains__(self, key: object) -> bool:
         """A (serial, session ID) pair is stored."""
-        return key in self._records
+        return key in self._entries
 
-    def _put(self, record: SessionRecord) -> None:
-        self._records[record.key] = record
-        if record.session_id > self._max_id.get(record.serial, -1):
-            self._max_id[record.serial] = record.session_id
-        tag = record.tag
-        self._energy_by_tag[tag] = self._energy_by_tag.get(tag, 0.0) + record.energy_kwh
-        if record.duration_s is not None:
-            self._max_duration_s = max(self._max_duration_s, float(record.duration_s))
+    def _put(self, entry: _Entry) -> None:
+        row = entry.row
+        session_id: int = row[0]
+        self._entries[(entry.serial, session_id)] = entry
+        if session_id > self._max_id.get(entry.serial, -1):
+            self._max_id[entry.serial] = session_id
+        tag = normalize_tag(row[6]) if type(row[6]) is str else None
+        energy = _opt_float(row[4]) or 0.0
+        self._energy_by_tag[tag] = self._energy_by_tag.get(tag, 0.0) + energy
+        start, end = row[1], row[2]
+        if type(start) in (int, float) and type(end) in (int, float):
+            duration = float(end) - float(start)
+            if math.isfinite(duration) and duration > self._max_duration_s:
+                self._max_duration_s = duration
 
     @property
     def records(self) -> list[SessionRecord]:
         """Every session, oldest first (those of unknown time first of all)."""
-        return list(self._ordered)
+        return [entry.get() for entry in self._ordered]
+
+    def get(self, serial: str, session_id: int) -> SessionRecord | None:
+        """One stored session."""
+        entry = self._entries.get((serial, session_id))
+        return entry.get() if entry is not None else None
 
     def latest(self, serial: str | None = None) -> SessionRecord | None:
         """The newest session of known time."""
-        for record in reversed(self._ordered):
-            if record.started is None and record.ended is None:
+        for entry in reversed(self._ordered):
+            if entry.time == -math.inf:
                 return None
-            if serial is None or record.serial == serial:
-                return record
+            if serial is None or entry.serial == serial:
+                return entry.get()
         return None
 
     def last_session_id(self, serial: str) -> int | None:
@@ -580,13 +661,13 @@ class SessionLedger:
 
     def add(self, record: SessionRecord) -> bool:
         """Store an ended session; False if it is stored already (the first record stays)."""
-        if record.key in self._records:
+        if record.key in self._entries:
             return False
-        self._put(record)
-        when = _sort_time(record)
-        index = bisect.bisect_right(self._times, when)
-        self._times.insert(index, when)
-        self._ordered.insert(index, record)
+        entry = _Entry(_sort_time(record), record.serial, record.as_row(), record)
+        self._put(entry)
+        index = bisect.bisect_right(self._times, entry.time)
+        self._times.insert(index, entry.time)
+        self._ordered.insert(index, entry)
         return True
 
     def merge_history(
@@ -608,7 +689,7 @@ class SessionLedger:
         if known is not None and newer and newer[0].session_id > known + 1:
             first, last = known + 1, newer[0].session_id - 1
             if not any(g.serial == serial and g.first_missing == first for g in self.gaps):
-                previous = self._records.get((serial, known))
+                previous = self.get(serial, known)
                 gap = LedgerGap(
                     serial=serial,
                     first_missing=first,
@@ -650,7 +731,7 @@ class SessionLedger:
         calendar's view). Without a period, sessions of unknown time are included.
         """
         if start is None and end is None:
-            selected: Iterable[SessionRecord] = self._ordered
+            entries = self._ordered
         else:
             low_time = start.timestamp() if start is not None else -math.inf
             if overlapping and start is not None:
@@ -664,42 +745,45 @@ class SessionLedger:
                 if end is not None
                 else len(self._times)
             )
-            selected = self._ordered[low:high]
-            if overlapping and start is not None:
-                selected = [record for record in selected if _reaches(record, start)]
-        return [
-            record
-            for record in selected
-            if (serial is None or record.serial == serial) and (where is None or where(record))
-        ]
+            entries = self._ordered[low:high]
+        selected = [entry.get() for entry in entries if serial is None or entry.serial == serial]
+        if overlapping and start is not None:
+            selected = [record for record in selected if _reaches(record, start)]
+        if where is not None:
+            selected = [record for record in selected if where(record)]
+        return selected
 
     def as_dict(self, serial: str) -> dict[str, Any]:
-        """One station's part of the ledger as plain data for storage."""
+        """One station's part of the ledger as plain data for storage (rows by session ID)."""
         return {
             "sessions": [
-                record.as_dict()
-                for record in sorted(self._records.values(), key=lambda r: r.session_id)
-                if record.serial == serial
+                entry.row
+                for entry in sorted(self._entries.values(), key=lambda entry: entry.row[0])
+                if entry.serial == serial
             ],
             "gaps": [gap.as_dict() for gap in self.gaps if gap.serial == serial],
         }
 
     @classmethod
     def from_dict(cls, serial: str, data: Mapping[str, Any]) -> SessionLedger:
-        """Read back :meth:`as_dict`, skipping unusable entries."""
+        """Read back :meth:`as_dict`, skipping unusable entries (and a session stored twice)."""
         sessions = data.get("sessions")
         gaps = data.get("gaps")
-        records = [
-            record
-            for item in (sessions if isinstance(sessions, list) else [])
-            if isinstance(item, Mapping) and (record := SessionRecord.from_dict(serial, item))
-        ]
-        found = [
-            gap
-            for item in (gaps if isinstance(gaps, list) else [])
-            if isinstance(item, Mapping) and (gap := LedgerGap.from_dict(serial, item))
-        ]
-        return cls(records, found)
+        ledger = cls(
+            (),
+            [
+                gap
+                for item in (gaps if isinstance(gaps, list) else [])
+                if isinstance(item, Mapping) and (gap := LedgerGap.from_dict(serial, item))
+            ],
+        )
+        entries = ledger._entries
+        for row in sessions if isinstance(sessions, list) else []:
+            if not _row_ok(row) or (serial, row[0]) in entries:
+                continue
+            ledger._put(_Entry(_row_time(row), serial, row, None))
+        ledger._sort()
+        return ledger
 
 
 # ------------------------------------------------------------------------------ aggregation
