@@ -503,3 +503,35 @@ async def test_card_options_step_names_cards_and_recovers_from_bad_lines(
     assert float(hass.states.get(f"{prefix}_guests").state) == 0.0
     cost = hass.states.get("sensor.kecontact_p30_x_series_cost_this_month_guests")
     assert cost.attributes["unit_of_measurement"] == "EUR"
+
+
+async def test_session_end_missing_from_report_100_comes_from_the_memory(
+    hass: HomeAssistant, mock_station: FakeStation, mock_config_entry: MockConfigEntry
+) -> None:
+    """Report 100 still shows the session running at unplug: report 101 has it, with cost."""
+    hass.states.async_set("sensor.tariff", "0.30", {"unit_of_measurement": "EUR/kWh"})
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=mock_config_entry.title,
+        unique_id=SERIAL,
+        data=dict(mock_config_entry.data),
+        options={CONF_PRICE_ENTITY: "sensor.tariff"},
+    )
+    manager = await setup_entry(hass, entry)
+    mock_station.push({"E pres": 60000})
+    mock_station.reports[102] = {**mock_station.reports[101], "ID": "102"}
+    mock_station.reports[101] = {
+        **mock_station.reports[100],
+        "ID": "101",
+        "E pres": 70000,
+        "reason": 1,
+        "ended[s]": 9000,
+        "ended": "2026-11-21 08:00:00.000",
+    }
+    mock_station.push({"Plug": 1})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [r.session_id for r in manager.ledger.records] == [48, 49]
+    latest = manager.ledger.records[-1]
+    assert latest.cost == pytest.approx(7.0 * 0.30)
+    assert latest.currency == "EUR"
+    assert manager.ledger.gaps == []

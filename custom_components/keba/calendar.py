@@ -104,6 +104,11 @@ class KebaSessionCalendar(KebaEntity, CalendarEntity):
         )
         self._ledger = ledger
 
+    @property
+    def available(self) -> bool:
+        """The sessions are stored here: browsable while the station does not answer."""
+        return True
+
     async def async_added_to_hass(self) -> None:
         """Update when sessions are added."""
         await super().async_added_to_hass()

@@ -278,7 +278,12 @@ class LedgerManager:
         if kind != EVENT_SESSION_ENDED or not self._loaded:
             return
         record = record_from_session(session, observed_at=dt_util.utcnow(), serial=self.serial)
-        if record is None or record.key in self.ledger:
+        if record is None:
+            # Report 100 did not show the end yet: the station's memory (101) will.
+            if not session.is_empty:
+                self._backfill("session end not in report 100 yet")
+            return
+        if record.key in self.ledger:
             return
         known = self.ledger.last_session_id(record.serial)
         price, currency = self.price()
