@@ -19,7 +19,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -470,6 +470,7 @@ async def test_card_options_step_names_cards_and_recovers_from_bad_lines(
     """
     hass.states.async_set("sensor.tariff", "0.3", {"unit_of_measurement": "EUR/kWh"})
     await setup_entry(hass, mock_config_entry)
+    assert er.async_get(hass).async_get("sensor.kecontact_p30_x_series_energy_charged_other")
     hass.config_entries.async_update_entry(mock_config_entry, options={"idle_interval": 60})
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
@@ -501,6 +502,10 @@ async def test_card_options_step_names_cards_and_recovers_from_bad_lines(
     prefix = "sensor.kecontact_p30_x_series_energy_charged"
     assert float(hass.states.get(f"{prefix}_company_car").state) == pytest.approx(20.0)
     assert float(hass.states.get(f"{prefix}_guests").state) == 0.0
+    # The sensors of the former default name ("Other") are gone, not left unavailable.
+    registry = er.async_get(hass)
+    assert registry.async_get(f"{prefix}_other") is None
+    assert registry.async_get("sensor.kecontact_p30_x_series_cost_this_month_other") is None
     cost = hass.states.get("sensor.kecontact_p30_x_series_cost_this_month_guests")
     assert cost.attributes["unit_of_measurement"] == "EUR"
 

@@ -11,7 +11,8 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import UnitOfEnergy
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_point_in_time
 from homeassistant.util import dt as dt_util, slugify
 
@@ -20,9 +21,14 @@ from .entity import KebaEntity
 from .ledger import SessionRecord, month_start, total_cost
 from .ledger_store import LedgerManager
 
+CARD_KEY_PREFIX = "card_"
 
-def card_sensors(entry: KebaConfigEntry) -> list[SensorEntity]:
-    """Two sensors per card name of the options (and the default name)."""
+
+def card_sensors(hass: HomeAssistant, entry: KebaConfigEntry) -> list[SensorEntity]:
+    """Two sensors per card name of the options (and the default name).
+
+    Sensors of card names the options no longer have are removed from the entity registry.
+    """
     ledger = entry.runtime_data.ledger
     coordinator = entry.runtime_data.coordinator
     if ledger is None or not coordinator.capabilities.session_history:
@@ -31,6 +37,16 @@ def card_sensors(entry: KebaConfigEntry) -> list[SensorEntity]:
     for name in ledger.cards.card_names:
         entities.append(KebaCardEnergySensor(coordinator, ledger, name))
         entities.append(KebaCardCostSensor(coordinator, ledger, name))
+    wanted = {entity.unique_id for entity in entities}
+    registry = er.async_get(hass)
+    prefix = f"{ledger.serial}_{CARD_KEY_PREFIX}"
+    for stale in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if (
+            stale.domain == "sensor"
+            and stale.unique_id.startswith(prefix)
+            and stale.unique_id not in wanted
+        ):
+            registry.async_remove(stale.entity_id)
     return entities
 
 
@@ -40,7 +56,7 @@ class _KebaCardSensor(KebaEntity, SensorEntity):
     def __init__(
         self, coordinator: KebaCoordinator, ledger: LedgerManager, card: str, what: str
     ) -> None:
-        key = f"card_{slugify(card) or 'card'}_{what}"
+        key = f"{CARD_KEY_PREFIX}{slugify(card) or 'card'}_{what}"
         super().__init__(
             coordinator, SensorEntityDescription(key=key, translation_key=f"card_{what}")
         )

@@ -428,7 +428,7 @@ async def async_setup_entry(
         entities.extend(
             KebaSolarSensorEntity(coordinator, solar, description) for description in SOLAR_SENSORS
         )
-    entities.extend(card_sensors(entry))
+    entities.extend(card_sensors(hass, entry))
     async_add_entities(entities)
 
 
