@@ -540,3 +540,38 @@ async def test_session_end_missing_from_report_100_comes_from_the_memory(
     assert latest.cost == pytest.approx(7.0 * 0.30)
     assert latest.currency == "EUR"
     assert manager.ledger.gaps == []
+
+
+async def test_a_failed_start_up_read_is_tried_again(
+    hass: HomeAssistant,
+    mock_station: FakeStation,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The station's memory did not answer at start-up: read again two minutes later."""
+    from custom_components.keba.kecontact import KebaTimeoutError
+
+    real = mock_station.get_history
+    calls = 0
+
+    async def flaky(count: int = 30) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise KebaTimeoutError("lost")
+        return await real(count)
+
+    mock_station.get_history = flaky  # type: ignore[method-assign]
+    manager = await setup_entry(hass, mock_config_entry)
+    assert calls == 1
+    assert len(manager.ledger) == 0
+    freezer.tick(timedelta(seconds=121))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert calls == 2
+    assert [r.session_id for r in manager.ledger.records] == [48]
+    # Read once: no further reads are scheduled.
+    freezer.tick(timedelta(seconds=600))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert calls == 2

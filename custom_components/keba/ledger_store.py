@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -53,6 +54,10 @@ SAVE_DELAY_S: Final = 5
 
 #: A running session's cost meter is written at most this often (the ledger at every session).
 METER_SAVE_INTERVAL_S: Final = 60
+
+#: When the station's memory could not be read (at start-up or later), try again after this.
+BACKFILL_RETRY_S: Final = 120
+BACKFILL_RETRIES: Final = 5
 
 #: Price units the cost meter understands: "<currency>/kWh", "/MWh", "/Wh".
 _PER_UNIT: Final = {"kwh": 1.0, "mwh": 0.001, "wh": 1000.0}
@@ -149,6 +154,9 @@ class LedgerManager:
         self._was_available = True
         self._price_warned = False
         self._meter_saved_at = -math.inf
+        self._history_seen = False
+        self._retries_left = BACKFILL_RETRIES
+        self._retry_unsub: CALLBACK_TYPE | None = None
 
     # ------------------------------------------------------------------------- set-up
     @property
@@ -178,10 +186,34 @@ class LedgerManager:
         self._loaded = True
         self.entry.async_on_unload(self.coordinator.async_add_listener(self._on_update))
         self.entry.async_on_unload(self._async_flush)
+        self.entry.async_on_unload(self._cancel_retry)
         backlog, self._backlog = self._backlog, []
         for latest, history in backlog:
             self._on_history(latest, history)
         self._surface_gaps()
+        if not self._history_seen:
+            # The start-up read runs in the background; if it fails, read again later.
+            self._schedule_retry()
+
+    @callback
+    def _cancel_retry(self) -> None:
+        if self._retry_unsub is not None:
+            self._retry_unsub()
+            self._retry_unsub = None
+
+    @callback
+    def _schedule_retry(self) -> None:
+        if self._retry_unsub is not None or self._retries_left <= 0:
+            return
+        self._retries_left -= 1
+
+        @callback
+        def retry(_now: Any) -> None:
+            self._retry_unsub = None
+            if not self._history_seen:
+                self._backfill("the station's memory was not read yet")
+
+        self._retry_unsub = async_call_later(self.hass, BACKFILL_RETRY_S, retry)
 
     async def _async_flush(self) -> None:
         """On unload, write at once (a reload must find every session)."""
@@ -298,9 +330,14 @@ class LedgerManager:
         if not self.coordinator.capabilities.session_history:
             return
         LOGGER.debug("Reading the session memory of %s (%s)", self.coordinator.station.host, why)
+        self._history_seen = False
         self.entry.async_create_background_task(
-            self.hass, self.coordinator.async_read_history(), f"KEBA {self.serial} backfill"
+            self.hass, self._async_backfill(), f"KEBA {self.serial} backfill"
         )
+
+    async def _async_backfill(self) -> None:
+        if not await self.coordinator.async_read_history():
+            self._schedule_retry()
 
     @callback
     def _on_history(self, latest: ChargingSession, history: list[ChargingSession]) -> None:
@@ -308,6 +345,9 @@ class LedgerManager:
         if not self._loaded:
             self._backlog.append((latest, history))
             return
+        self._history_seen = True
+        self._retries_left = BACKFILL_RETRIES
+        self._cancel_retry()
         now = dt_util.utcnow()
         records = records_from_history(history, observed_at=now, serial=self.serial)
         if not records:
