@@ -790,6 +790,63 @@ class Station:
             self._start_session(self._now())
         self._refresh()
 
+    def record_past_sessions(
+        self,
+        count: int,
+        *,
+        energy_wh: float = 7000.0,
+        duration_s: float = 3600.0,
+        every_s: float = 86400.0,
+        ago_s: float = 0.0,
+        rfid_tag: str | None = None,
+        rfid_class: str | None = None,
+    ) -> list[int]:
+        """Put ``count`` ended sessions into the history as if they had happened before now.
+
+        The newest ends ``ago_s + every_s - duration_s`` seconds ago, each one ``every_s``
+        before the next; ``E total`` grows by their energy. Without a set clock, times are
+        uptime: the station is taken to have been running since before the first of them. Only
+        the last 30 stay in the history (the ring buffer of reports 101…130). Returns the
+        session IDs.
+        """
+        if count < 0 or duration_s < 0 or every_s < duration_s or ago_s < 0:
+            raise ValueError("count >= 0, ago_s >= 0 and every_s >= duration_s >= 0 required")
+        if self._session is not None and self._session.active:
+            raise RuntimeError("a session is running")
+        now = self._now()
+        self._advance(now)
+        first_start = now - ago_s - count * every_s
+        if self._epoch_offset is None and first_start < self._boot_time + 1:
+            self._boot_time = first_start - 1
+        tag = (rfid_tag or p.ZERO_TAG).lower().ljust(p.TAG_HEX_LEN, "0")
+        cls = (rfid_class or (p.ZERO_CLASS if rfid_tag is None else "01")).lower()
+        cls = cls.ljust(p.CLASS_HEX_LEN, "0")
+        ids: list[int] = []
+        for index in range(count):
+            start = first_start + index * every_s
+            started_s, started = self._stamp(start)
+            ended_s, ended = self._stamp(start + duration_s)
+            session = Session(
+                session_id=self._next_session_id,
+                curr_hw=self.options.curr_hw_ma,
+                e_start=int(self._e_total),
+                started_s=started_s,
+                started=started,
+                rfid_tag=tag,
+                rfid_class=cls,
+                e_pres=int(energy_wh * 10),
+                ended_s=ended_s,
+                ended=ended,
+                reason=1,
+                time_q=self._time_q,
+                active=False,
+            )
+            self._e_total += energy_wh * 10
+            self._history.appendleft(session)
+            ids.append(self._next_session_id)
+            self._next_session_id += 1
+        return ids
+
     def set_input(self, on: bool) -> None:
         """Set the state of input X1 (``Input`` of report 2, pushed)."""
         self._input = int(bool(on))

@@ -167,13 +167,14 @@ class FakeStation:
         return session
 
     async def get_history(self, count: int = 30) -> list[ChargingSession]:
-        """Reports 101… that exist in the fixtures."""
+        """Reports 101… that exist in the fixtures; empty slots skipped like the real station."""
         self._check()
-        return [
+        sessions = [
             ChargingSession.from_report(self.reports[n])
             for n in range(101, 101 + count)
             if n in self.reports
         ]
+        return [session for session in sessions if not session.is_empty]
 
     async def refresh(self, *, meter: bool | None = None) -> StationSnapshot:
         """Report 2 and 3."""

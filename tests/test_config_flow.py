@@ -1031,7 +1031,11 @@ def test_translations_cover_the_flows() -> None:
         for cause in ("DSW1.3", "7090"):
             assert cause in config["error"]["cannot_connect"], (language, cause)
         assert strings["selector"]["station"]["options"][MANUAL_ENTRY]
-        assert set(strings["options"]["step"]["init"]["menu_options"]) == {"station", "solar"}
+        assert set(strings["options"]["step"]["init"]["menu_options"]) == {
+            "station",
+            "solar",
+            "sessions",
+        }
         solar = strings["options"]["step"]["solar"]
         for key in SOLAR_SCHEMA.schema:
             assert solar["data"][str(key)], (language, key)
@@ -1063,7 +1067,7 @@ async def _open_station_options(hass: HomeAssistant, entry: MockConfigEntry) -> 
     """Open the options and pick the station settings from the menu."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["station", "solar"]
+    assert result["menu_options"] == ["station", "solar", "sessions"]
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "station"}
     )

@@ -283,12 +283,19 @@ async def test_session_rfid_tag(
     assert _state(hass, entity_registry, "session_rfid_tag") == "04a1b2c3d4e5f600"
 
 
+#: The session ledger's sensors of the default card (no card named in the options).
+CARD_KEYS = {"card_other_energy", "card_other_cost_month"}
+
+
 @pytest.mark.parametrize(
     ("station_reports", "expected"),
     [
         (variant_reports(P20_PRODUCT), STATUS_KEYS | METER_KEYS),
-        (variant_reports(P30_DE_PRODUCT), STATUS_KEYS | SESSION_KEYS),
-        (default_reports(), STATUS_KEYS | METER_KEYS | SESSION_KEYS | {"session_rfid_tag"}),
+        (variant_reports(P30_DE_PRODUCT), STATUS_KEYS | SESSION_KEYS | CARD_KEYS),
+        (
+            default_reports(),
+            STATUS_KEYS | METER_KEYS | SESSION_KEYS | CARD_KEYS | {"session_rfid_tag"},
+        ),
     ],
     ids=["p20", "p30-de", "p30-x"],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 import dataclasses
 import json
@@ -44,6 +45,7 @@ SERVICES = (
     "unlock_socket",
     "set_output",
     "get_session_history",
+    "export_sessions",
 )
 
 SECOND_HOST = "192.0.2.11"
@@ -724,18 +726,25 @@ EXPECTED_SESSION = {
     "session_id": 48,
     "started": "2026-11-21T05:38:32+00:00",
     "ended": "2026-11-21T06:38:32+00:00",
+    "time_source": "station_clock",
     "energy_kwh": 20.0,
+    "meter_start_kwh": 12320.4444,
+    "meter_end_kwh": 12340.4444,
     "duration_s": 3600,
     "end_reason": "unplugged",
     "end_reason_code": 1,
     "rfid_tag": "04a1b2c3d4e5f600",
+    "card": "Other",
+    "cost": None,
+    "currency": None,
+    "surplus_kwh": None,
 }
 
 
 async def test_session_history_of_one_station(
     hass: HomeAssistant, device: dr.DeviceEntry, mock_station: FakeStation
 ) -> None:
-    """The ended sessions as plain data; a session without card has no tag."""
+    """The stored sessions as plain data, newest first; a session without card has no tag."""
     mock_station.reports[102] = {
         **mock_station.reports[101],
         "ID": "102",
@@ -747,6 +756,8 @@ async def test_session_history_of_one_station(
         "RFID tag": "0000000000000000",
         "RFID class": "00000000000000000000",
     }
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert await entry.runtime_data.coordinator.async_read_history()
     response = await call(
         hass, "get_session_history", target={"device_id": device.id}, response=True
     )
@@ -754,16 +765,20 @@ async def test_session_history_of_one_station(
         "sessions": [
             EXPECTED_SESSION,
             {
+                **EXPECTED_SESSION,
                 "session_id": 47,
                 "started": "2026-11-20T18:00:00+00:00",
                 "ended": "2026-11-20T18:30:00+00:00",
                 "energy_kwh": 1.2345,
+                "meter_end_kwh": 12321.6789,
                 "duration_s": 1800,
                 "end_reason": "deauthorized",
                 "end_reason_code": 10,
                 "rfid_tag": None,
             },
-        ]
+        ],
+        "energy_kwh": 21.2345,
+        "cost": None,
     }
 
 
@@ -779,17 +794,15 @@ async def test_session_history_needs_a_response_and_history(
     assert_translated(caught.value, "no_session_history")
 
 
-async def test_session_history_failure(
+async def test_session_history_while_the_station_is_silent(
     hass: HomeAssistant, device: dr.DeviceEntry, mock_station: FakeStation
 ) -> None:
-    """A station that does not answer gives a Home Assistant error naming it."""
+    """The ledger answers from storage: a station that does not answer changes nothing."""
     mock_station.fail_polls = True
-    with pytest.raises(HomeAssistantError) as caught:
-        await call(hass, "get_session_history", target={"device_id": device.id}, response=True)
-    assert not isinstance(caught.value, ServiceValidationError)
-    assert_translated(
-        caught.value, "command_no_answer", host="192.0.2.10", error="192.0.2.10 did not answer"
+    response = await call(
+        hass, "get_session_history", target={"device_id": device.id}, response=True
     )
+    assert response["sessions"] == [EXPECTED_SESSION]
 
 
 async def test_session_history_of_two_stations(
@@ -803,12 +816,8 @@ async def test_session_history_of_two_stations(
         target={"device_id": [first.id, second.id]},
         response=True,
     )
-    assert response == {
-        "stations": {
-            first.id: {"sessions": [EXPECTED_SESSION]},
-            second.id: {"sessions": [EXPECTED_SESSION]},
-        }
-    }
+    expected = {"sessions": [EXPECTED_SESSION], "energy_kwh": 20.0, "cost": None}
+    assert response == {"stations": {first.id: expected, second.id: expected}}
 
 
 # ------------------------------------------------------------------- several stations
@@ -1061,8 +1070,15 @@ async def test_actions_over_udp(
     assert not any(text.startswith("currtime") and text.endswith(" 0") for text in texts)
 
     station.unplug()
-    response = await call(hass, "get_session_history", target=target, response=True)
-    sessions = response["sessions"]
+    # The unplug push makes the integration read report 100 and store the ended session.
+    sessions: list[dict[str, Any]] = []
+    for _ in range(50):
+        await hass.async_block_till_done()
+        response = await call(hass, "get_session_history", target=target, response=True)
+        sessions = response["sessions"]
+        if sessions:
+            break
+        await asyncio.sleep(0.1)
     assert sessions
     assert sessions[0]["end_reason"] == "unplugged"
     assert sessions[0]["energy_kwh"] is not None

@@ -1164,7 +1164,7 @@ def no_setup(mock_station: FakeStation) -> Iterator[None]:
 async def _open_solar_options(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["station", "solar"]
+    assert result["menu_options"] == ["station", "solar", "sessions"]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "solar"}
     )

@@ -31,12 +31,14 @@ from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
 from .discovery import async_get_domain_data, async_setup_discovery
 from .domain_data import DATA_KEBA
 from .kecontact import STATION_PORT, KebaError, KebaPortInUseError, KebaStation
+from .ledger_store import LedgerManager
 from .services import async_setup_services
 from .solar import SolarManager
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.CALENDAR,
     Platform.EVENT,
     Platform.NOTIFY,
     Platform.NUMBER,
@@ -122,6 +124,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
     try:
         await station.connect(read_info=False)
         coordinator = KebaCoordinator(hass, entry, station)
+        ledger = LedgerManager(hass, entry, coordinator)
+        # Before the first poll: its session reads at start-up feed the ledger.
+        ledger.async_attach()
         try:
             await coordinator.async_config_entry_first_refresh()
         except BaseException:
@@ -161,8 +166,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
             },
         )
 
+    await ledger.async_load()
     entry.runtime_data = KebaRuntimeData(
-        coordinator=coordinator, station=station, endpoint=endpoint
+        coordinator=coordinator, station=station, endpoint=endpoint, ledger=ledger
     )
     solar = domain_data.solar
     if solar is not None:

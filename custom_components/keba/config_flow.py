@@ -47,6 +47,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
 )
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
@@ -57,8 +58,10 @@ from .const import (
     CONF_BATTERY_MIN_SOC,
     CONF_BATTERY_POWER_SENSOR,
     CONF_BATTERY_SOC_SENSOR,
+    CONF_CARDS,
     CONF_CHARGING_INTERVAL,
     CONF_CONTROL_INTERVAL,
+    CONF_DEFAULT_CARD_NAME,
     CONF_FAILSAFE,
     CONF_FAILSAFE_CURRENT,
     CONF_FAILSAFE_PERSIST,
@@ -69,6 +72,7 @@ from .const import (
     CONF_GRID_IMPORT_POSITIVE,
     CONF_GRID_SENSOR,
     CONF_IDLE_INTERVAL,
+    CONF_PRICE_ENTITY,
     CONF_PRIORITY,
     CONF_PRODUCT,
     CONF_REFRESH_INTERVAL,
@@ -76,6 +80,7 @@ from .const import (
     CONF_RFID_CLASS,
     CONF_RFID_TAG,
     CONF_SERIAL,
+    CONF_SOLAR_ENERGY_PRICE,
     CONF_SOLAR_MAX_CURRENT,
     CONF_SOLAR_MIN_CURRENT,
     CONF_SOLAR_PHASES,
@@ -85,6 +90,7 @@ from .const import (
     CURRENT_MIN_A,
     DEFAULT_ALLOWED_IMPORT,
     DEFAULT_BATTERY_MIN_SOC,
+    DEFAULT_CARD_NAME,
     DEFAULT_CHARGING_INTERVAL,
     DEFAULT_CONTROL_INTERVAL,
     DEFAULT_FAILSAFE_CURRENT,
@@ -122,6 +128,7 @@ from .kecontact import (
     KebaStation,
     KebaTimeoutError,
 )
+from .ledger import parse_card_lines, seen_tags
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.
 CONF_STATION = "station"
@@ -788,7 +795,7 @@ class KebaOptionsFlow(OptionsFlowWithReload):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to change."""
-        return self.async_show_menu(step_id="init", menu_options=["station", "solar"])
+        return self.async_show_menu(step_id="init", menu_options=["station", "solar", "sessions"])
 
     async def async_step_station(
         self, user_input: dict[str, Any] | None = None
@@ -828,3 +835,72 @@ class KebaOptionsFlow(OptionsFlowWithReload):
             data_schema=self.add_suggested_values_to_schema(SOLAR_SCHEMA, user_input or current),
             errors=errors,
         )
+
+    async def async_step_sessions(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Session ledger: the price, the price of own solar energy, card names."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options, errors = validate_session_options(user_input)
+            if not errors:
+                kept = {
+                    k: v for k, v in self.config_entry.options.items() if k not in _SESSION_KEYS
+                }
+                return self.async_create_entry(data={**kept, **options})
+        current = {k: v for k, v in self.config_entry.options.items() if k in _SESSION_KEYS}
+        cards = current.get(CONF_CARDS)
+        if isinstance(cards, dict):
+            current[CONF_CARDS] = "\n".join(f"{tag} = {name}" for tag, name in cards.items())
+        current.setdefault(CONF_DEFAULT_CARD_NAME, DEFAULT_CARD_NAME)
+        return self.async_show_form(
+            step_id="sessions",
+            data_schema=self.add_suggested_values_to_schema(SESSIONS_SCHEMA, user_input or current),
+            errors=errors,
+            description_placeholders={"tags": self._unnamed_tags()},
+        )
+
+    def _unnamed_tags(self) -> str:
+        """Tags in the ledger without a name yet, to copy into the card list."""
+        runtime = getattr(self.config_entry, "runtime_data", None)
+        ledger = getattr(runtime, "ledger", None)
+        if ledger is None:
+            return "–"
+        named = ledger.cards.names
+        tags = [tag for tag in seen_tags(ledger.ledger.records) if tag not in named]
+        return ", ".join(tags[:10]) or "–"
+
+
+_SESSION_KEYS = (CONF_PRICE_ENTITY, CONF_SOLAR_ENERGY_PRICE, CONF_CARDS, CONF_DEFAULT_CARD_NAME)
+
+SESSIONS_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_PRICE_ENTITY): EntitySelector(
+            EntitySelectorConfig(domain=["sensor", "input_number", "number"])
+        ),
+        vol.Optional(CONF_SOLAR_ENERGY_PRICE): NumberSelector(
+            NumberSelectorConfig(min=0, max=100, step="any", mode=NumberSelectorMode.BOX)
+        ),
+        vol.Optional(CONF_CARDS): TextSelector(TextSelectorConfig(multiline=True)),
+        vol.Optional(CONF_DEFAULT_CARD_NAME): TextSelector(),
+    }
+)
+
+
+def validate_session_options(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check the session-ledger form; card lines become a tag → name mapping."""
+    errors: dict[str, str] = {}
+    options: dict[str, Any] = {}
+    if user_input.get(CONF_PRICE_ENTITY):
+        options[CONF_PRICE_ENTITY] = user_input[CONF_PRICE_ENTITY]
+    solar = user_input.get(CONF_SOLAR_ENERGY_PRICE)
+    if solar is not None and solar != "":
+        options[CONF_SOLAR_ENERGY_PRICE] = float(solar)
+    pairs, bad = parse_card_lines(str(user_input.get(CONF_CARDS) or ""))
+    if bad:
+        errors[CONF_CARDS] = "invalid_cards"
+    if pairs:
+        options[CONF_CARDS] = dict(pairs)
+    default = str(user_input.get(CONF_DEFAULT_CARD_NAME) or "").strip()
+    options[CONF_DEFAULT_CARD_NAME] = default or DEFAULT_CARD_NAME
+    return options, errors

@@ -103,3 +103,13 @@ DEFAULT_BATTERY_MIN_SOC: Final = 80
 MIN_CONTROL_INTERVAL: Final = 10
 DEFAULT_CONTROL_INTERVAL: Final = 10
 MAX_CONTROL_INTERVAL: Final = 300
+
+# Session ledger (options step "sessions"): price, own solar energy, card names.
+CONF_PRICE_ENTITY: Final = "price_entity"
+CONF_SOLAR_ENERGY_PRICE: Final = "solar_energy_price"
+CONF_CARDS: Final = "cards"
+CONF_DEFAULT_CARD_NAME: Final = "default_card_name"
+DEFAULT_CARD_NAME: Final = "Other"
+ISSUE_LEDGER_GAP: Final = "ledger_gap"
+#: Sub-folder of Home Assistant's configuration folder that ``export_sessions`` writes into.
+EXPORT_FOLDER: Final = "keba_sessions"

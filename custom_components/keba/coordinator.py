@@ -45,7 +45,11 @@ from .kecontact import (
 )
 
 if TYPE_CHECKING:
+    from .ledger_store import LedgerManager
     from .solar import SolarStation
+
+#: Reports 101…130: the sessions a station remembers.
+HISTORY_REPORTS = 30
 
 #: Boot time moves by a second or two between reports; keep it steady within this.
 _BOOT_TIME_JITTER = timedelta(seconds=3)
@@ -58,11 +62,16 @@ class KebaRuntimeData:
     coordinator: KebaCoordinator
     station: KebaStation
     endpoint: KebaEndpoint
+    #: The station's session ledger (None while it loads, or without session reports).
+    ledger: LedgerManager | None = None
 
 
 type KebaConfigEntry = ConfigEntry[KebaRuntimeData]
 
 type SessionListener = Callable[[str, ChargingSession], None]
+
+#: Told ``(latest, history)`` after reports 100 and 101…130 were read.
+type HistoryListener = Callable[[ChargingSession, list[ChargingSession]], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +121,8 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         self._clock_set_this_boot = False
         self._was_plugged: bool | None = None
         self._session_listeners: list[SessionListener] = []
+        self._history_listeners: list[HistoryListener] = []
+        self._history_lock = asyncio.Lock()
         self._last_session: ChargingSession | None = None
         self._boot_time: datetime | None = None
         self._keepalive_unsub: CALLBACK_TYPE | None = None
@@ -161,20 +172,7 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         t_COM_pause, so this runs in the background once the entities have their values.
         """
         if self.capabilities.session_history:
-            try:
-                latest = await self.station.get_session()
-                if latest.is_active or latest.is_empty:
-                    previous = await self.station.get_session(101)
-                    last = None if previous.is_empty else previous
-                else:
-                    last = latest
-            except KebaError as err:
-                LOGGER.debug("Reading the sessions of %s failed: %s", self.station.host, err)
-            else:
-                self._last_session = last
-                if self.data is not None:
-                    self.data = self._build_data(last_session=last)
-                    self.async_update_listeners()
+            await self.async_read_history()
         await self._apply_station_settings()
 
     async def _apply_station_settings(self) -> None:
@@ -359,6 +357,43 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         await self._apply_station_settings()
 
     # ----------------------------------------------------------------- sessions
+    @callback
+    def async_add_history_listener(self, listener: HistoryListener) -> CALLBACK_TYPE:
+        """Call ``listener(latest, history)`` whenever the session reports were read."""
+        self._history_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._history_listeners.remove(listener)
+
+        return remove
+
+    async def async_read_history(self) -> bool:
+        """Read report 100 and the station's memory of ended sessions (reports 101…130).
+
+        At start-up and after an outage, for the session ledger. The 30 reports are distinct
+        commands: the station link spaces them by KEBA's t_UDP_pause (≥100 ms each), so a
+        read takes about 3 s. One read at a time; returns False when it failed.
+        """
+        async with self._history_lock:
+            try:
+                latest = await self.station.get_session()
+                history = await self.station.get_history(HISTORY_REPORTS)
+            except KebaError as err:
+                LOGGER.debug("Reading the sessions of %s failed: %s", self.station.host, err)
+                return False
+        if latest.is_active or latest.is_empty:
+            last = history[0] if history else None
+        else:
+            last = latest
+        self._last_session = last
+        if self.data is not None:
+            self.data = self._build_data(last_session=last)
+            self.async_update_listeners()
+        for listener in list(self._history_listeners):
+            listener(latest, history)
+        return True
+
     @callback
     def async_add_session_listener(self, listener: SessionListener) -> CALLBACK_TYPE:
         """Call ``listener(event_type, session)`` when a session starts or ends."""

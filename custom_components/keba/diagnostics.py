@@ -17,13 +17,14 @@ from typing import Any, cast
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_RFID_CLASS, CONF_RFID_TAG, CONF_SERIAL
+from .const import CONF_CARDS, CONF_RFID_CLASS, CONF_RFID_TAG, CONF_SERIAL
 from .coordinator import KebaConfigEntry
 from .kecontact import KebaError
 
 #: Keys redacted wherever they appear (entry data and options, reports, raw extra fields).
 TO_REDACT = {
     CONF_SERIAL,
+    CONF_CARDS,
     CONF_RFID_TAG,
     CONF_RFID_CLASS,
     "unique_id",
@@ -104,6 +105,53 @@ def _endpoint_diagnostics(entry: KebaConfigEntry) -> dict[str, Any] | None:
     return diagnostics
 
 
+def _ledger_diagnostics(entry: KebaConfigEntry) -> dict[str, Any] | None:
+    """Size, first and last session, gaps of the session ledger; no tags, no card names."""
+    manager = entry.runtime_data.ledger
+    if manager is None:
+        return None
+    ledger = manager.ledger
+    records = ledger.records
+    timed = [record for record in records if record.started is not None]
+
+    def brief(record: Any) -> dict[str, Any] | None:
+        if record is None:
+            return None
+        return {
+            "session_id": record.session_id,
+            "started": as_plain(record.started),
+            "ended": as_plain(record.ended),
+            "energy_kwh": record.energy_kwh,
+            "time_source": record.time_source,
+            "has_tag": record.rfid_tag is not None,
+        }
+
+    return {
+        "sessions": len(ledger),
+        "untimed_sessions": len(records) - len(timed),
+        "first_session": brief(timed[0] if timed else None),
+        "last_session": brief(timed[-1] if timed else None),
+        "last_session_id": ledger.last_session_id(manager.serial),
+        "gaps": [
+            {
+                "first_missing": gap.first_missing,
+                "last_missing": gap.last_missing,
+                "count": gap.count,
+                "after": as_plain(gap.after),
+                "before": as_plain(gap.before),
+                "notified": gap.notified,
+            }
+            for gap in ledger.gaps
+        ],
+        "named_cards": len(manager.cards.names),
+        "cost_meter": {
+            "session_id": manager.meter.session_id,
+            "energy_kwh": manager.meter.energy_kwh,
+            "priced": manager.meter.priced,
+        },
+    }
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: KebaConfigEntry
 ) -> dict[str, Any]:
@@ -139,6 +187,7 @@ async def async_get_config_entry_diagnostics(
             "boot_time": as_plain(data.boot_time) if data else None,
             "last_session": as_plain(data.last_session) if data else None,
         },
+        "ledger": _ledger_diagnostics(entry),
         "link": _link_diagnostics(entry),
         "endpoint": _endpoint_diagnostics(entry),
     }

@@ -35,6 +35,7 @@ from .kecontact import (
     SessionEndReason,
     TimeQuality,
 )
+from .ledger_sensor import card_sensors
 from .solar import SolarStation
 from .surplus import ControllerState
 
@@ -427,6 +428,7 @@ async def async_setup_entry(
         entities.extend(
             KebaSolarSensorEntity(coordinator, solar, description) for description in SOLAR_SENSORS
         )
+    entities.extend(card_sensors(hass, entry))
     async_add_entities(entities)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
 import re
 from typing import Any, Final, cast
 
@@ -25,13 +27,14 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
     entity_registry as er,
 )
 from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
+from homeassistant.util import dt as dt_util, slugify
 
 from .const import (
     CONF_RFID_CLASS,
@@ -39,13 +42,13 @@ from .const import (
     CURRENT_MAX_A,
     CURRENT_MIN_A,
     DOMAIN,
+    EXPORT_FOLDER,
     FAILSAFE_TIMEOUT_MAX,
     FAILSAFE_TIMEOUT_MIN,
     LOGGER,
 )
 from .coordinator import KebaConfigEntry
 from .errors import command_errors
-from .kecontact import ChargingSession
 from .kecontact.const import (
     CURRTIME_DELAY_MAX,
     DISPLAY_MAX_CHARS,
@@ -57,6 +60,7 @@ from .kecontact.const import (
     RFID_CLASS_HEX_CHARS,
     RFID_TAG_HEX_CHARS,
 )
+from .ledger import END_REASONS, CardBook, SessionRecord, export_csv, total_cost, total_energy
 
 SERVICE_DISPLAY: Final = "display"
 SERVICE_START: Final = "start"
@@ -67,6 +71,10 @@ SERVICE_SET_FAILSAFE: Final = "set_failsafe"
 SERVICE_UNLOCK_SOCKET: Final = "unlock_socket"
 SERVICE_SET_OUTPUT: Final = "set_output"
 SERVICE_GET_SESSION_HISTORY: Final = "get_session_history"
+SERVICE_EXPORT_SESSIONS: Final = "export_sessions"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_CARD: Final = "card"
 
 ATTR_TEXT: Final = "text"
 ATTR_MIN_TIME: Final = "min_time"
@@ -148,6 +156,25 @@ SCHEMA_SET_FAILSAFE: Final = _action_schema(
 )
 SCHEMA_TARGET_ONLY: Final = _action_schema()
 SCHEMA_SET_OUTPUT: Final = _action_schema({vol.Required(ATTR_VALUE): _whole_number})
+
+
+def _date_or_datetime(value: Any) -> date | datetime:
+    """A day (``2026-05-01``) or a moment (``2026-05-01 06:00``)."""
+    if isinstance(value, (date, datetime)):
+        return value
+    text = str(value).strip()
+    if len(text) == 10:
+        return cv.date(text)
+    return cv.datetime(text)
+
+
+SCHEMA_LEDGER: Final = _action_schema(
+    {
+        vol.Optional(ATTR_START): _date_or_datetime,
+        vol.Optional(ATTR_END): _date_or_datetime,
+        vol.Optional(ATTR_CARD): vol.All(cv.string, vol.Strip, vol.Length(min=1)),
+    }
+)
 
 
 # ------------------------------------------------------------------------------ targets
@@ -459,27 +486,55 @@ async def _async_set_output(call: ServiceCall) -> None:
     await _async_run(call, prepare)
 
 
-def session_as_dict(session: ChargingSession) -> dict[str, Any]:
-    """An ended session as plain data for an action's response."""
+def session_as_dict(record: SessionRecord, cards: CardBook) -> dict[str, Any]:
+    """A stored session as plain data for an action's response."""
+    reason = record.end_reason
     return {
-        "session_id": session.session_id,
-        "started": session.started.isoformat() if session.started else None,
-        "ended": session.ended.isoformat() if session.ended else None,
-        "energy_kwh": session.energy_kwh,
-        "duration_s": session.duration_s,
-        "end_reason": session.end_reason.name.lower() if session.end_reason is not None else None,
-        "end_reason_code": session.end_reason_raw,
-        "rfid_tag": session.rfid_tag_used,
+        "session_id": record.session_id,
+        "started": record.started.isoformat() if record.started else None,
+        "ended": record.ended.isoformat() if record.ended else None,
+        "time_source": record.time_source,
+        "energy_kwh": record.energy_kwh,
+        "meter_start_kwh": record.meter_start_kwh,
+        "meter_end_kwh": record.meter_end_kwh,
+        "duration_s": record.duration_s,
+        "end_reason": END_REASONS.get(reason) if reason is not None else None,
+        "end_reason_code": reason,
+        "rfid_tag": record.rfid_tag,
+        "card": cards.name_for(record.rfid_tag),
+        "cost": record.cost,
+        "currency": record.currency,
+        "surplus_kwh": record.surplus_kwh,
     }
 
 
-async def _async_get_session_history(call: ServiceCall) -> ServiceResponse:
-    """Return the last 30 ended sessions of the targeted stations.
+def _as_local(value: datetime | date, *, end: bool) -> datetime:
+    """A date is the whole day (as the end: up to the next midnight); naive times are local."""
+    if isinstance(value, datetime):
+        return dt_util.as_utc(
+            value if value.tzinfo else value.replace(tzinfo=dt_util.get_default_time_zone())
+        )
+    day = value + timedelta(days=1) if end else value
+    return dt_util.as_utc(dt_util.start_of_local_day(day))
 
-    One station: ``{"sessions": [...]}``, newest first. Several stations: ``{"stations":
-    {<device id>: {"sessions": [...]}}}``.
-    """
-    targets = async_resolve_targets(call)
+
+@dataclass(frozen=True, slots=True)
+class _LedgerQuery:
+    """The period and card an action asks for, checked."""
+
+    start: datetime | None
+    end: datetime | None
+    card: str | None
+
+
+def _ledger_query(call: ServiceCall, targets: list[_Target]) -> _LedgerQuery:
+    """Check period and card for every targeted station before anything is done."""
+    raw_start, raw_end = call.data.get(ATTR_START), call.data.get(ATTR_END)
+    start = _as_local(raw_start, end=False) if raw_start is not None else None
+    end = _as_local(raw_end, end=True) if raw_end is not None else None
+    if start is not None and end is not None and end <= start:
+        raise _invalid("period_reversed", start=raw_start, end=raw_end)
+    card: str | None = call.data.get(ATTR_CARD)
     for target in targets:
         entry = target.entry
         _require(
@@ -487,13 +542,27 @@ async def _async_get_session_history(call: ServiceCall) -> ServiceResponse:
             entry.runtime_data.coordinator.capabilities.session_history,
             "no_session_history",
         )
+        ledger = entry.runtime_data.ledger
+        if ledger is None:
+            raise _invalid("station_not_loaded", station=entry.title)
+        if card is not None and not ledger.cards.knows(card):
+            raise _invalid(
+                "unknown_card",
+                card=card,
+                station=entry.title,
+                cards=", ".join(ledger.cards.card_names),
+            )
+    return _LedgerQuery(start, end, card)
 
-    async def history(entry: KebaConfigEntry) -> dict[str, Any]:
-        with command_errors(entry.runtime_data.station.host):
-            sessions = await entry.runtime_data.station.get_history(HISTORY_LENGTH)
-        return {"sessions": [session_as_dict(session) for session in sessions]}
 
-    results = await asyncio.gather(*(history(target.entry) for target in targets))
+def _select(entry: KebaConfigEntry, query: _LedgerQuery) -> list[SessionRecord]:
+    ledger = entry.runtime_data.ledger
+    assert ledger is not None  # checked by _ledger_query
+    where = ledger.cards.matcher(query.card) if query.card is not None else None
+    return ledger.ledger.query(query.start, query.end, serial=ledger.serial, where=where)
+
+
+def _per_station(targets: list[_Target], results: list[dict[str, Any]]) -> ServiceResponse:
     if len(targets) == 1:
         return results[0]
     return {
@@ -501,6 +570,87 @@ async def _async_get_session_history(call: ServiceCall) -> ServiceResponse:
             target.device_id: result for target, result in zip(targets, results, strict=True)
         }
     }
+
+
+async def _async_get_session_history(call: ServiceCall) -> ServiceResponse:
+    """Return the stored sessions of the targeted stations, newest first.
+
+    The whole ledger, or a period and one card. One station: ``{"sessions": [...]}``; several
+    stations: ``{"stations": {<device id>: {"sessions": [...]}}}``.
+    """
+    targets = async_resolve_targets(call)
+    query = _ledger_query(call, targets)
+    results: list[dict[str, Any]] = []
+    for target in targets:
+        ledger = target.entry.runtime_data.ledger
+        assert ledger is not None
+        cards = ledger.cards
+        records = _select(target.entry, query)
+        results.append(
+            {
+                "sessions": [session_as_dict(record, cards) for record in reversed(records)],
+                "energy_kwh": total_energy(records),
+                "cost": total_cost(records),
+            }
+        )
+    return _per_station(targets, results)
+
+
+def _export_name(entry: KebaConfigEntry, query: _LedgerQuery) -> str:
+    def day(moment: datetime | None, fallback: str, *, end: bool = False) -> str:
+        if moment is None:
+            return fallback
+        local = dt_util.as_local(moment - timedelta(microseconds=1) if end else moment)
+        return local.strftime("%Y%m%d")
+
+    parts = [
+        "sessions",
+        slugify(entry.title) or "station",
+        f"{day(query.start, 'first')}-{day(query.end, 'last', end=True)}",
+    ]
+    if query.card is not None:
+        parts.append(slugify(query.card) or "card")
+    return "_".join(parts) + ".csv"
+
+
+def _write_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+async def _async_export_sessions(call: ServiceCall) -> ServiceResponse:
+    """Write the sessions of a period (and card) as CSV into ``<config>/keba_sessions/``.
+
+    One station: ``{"path": ..., "sessions": n}``; several: one file each, under ``stations``.
+    """
+    hass = call.hass
+    targets = async_resolve_targets(call)
+    query = _ledger_query(call, targets)
+    zone = dt_util.get_default_time_zone()
+    results: list[dict[str, Any]] = []
+    for target in targets:
+        ledger = target.entry.runtime_data.ledger
+        assert ledger is not None
+        records = _select(target.entry, query)
+        text = export_csv(records, ledger.cards, zone)
+        path = Path(hass.config.path(EXPORT_FOLDER, _export_name(target.entry, query)))
+        try:
+            await hass.async_add_executor_job(_write_file, path, text)
+        except OSError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="export_failed",
+                translation_placeholders={"path": str(path), "error": str(err)},
+            ) from err
+        results.append(
+            {
+                "path": str(path),
+                "sessions": len(records),
+                "energy_kwh": total_energy(records),
+                "cost": total_cost(records),
+            }
+        )
+    return _per_station(targets, results)
 
 
 @callback
@@ -522,6 +672,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN,
         SERVICE_GET_SESSION_HISTORY,
         _async_get_session_history,
-        schema=SCHEMA_TARGET_ONLY,
+        schema=SCHEMA_LEDGER,
         supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT_SESSIONS,
+        _async_export_sessions,
+        schema=SCHEMA_LEDGER,
+        supports_response=SupportsResponse.OPTIONAL,
     )

@@ -147,3 +147,42 @@ async def test_reboot_without_vehicle_zero_report100(make_sim: SimFactory) -> No
     assert st.report(101)["reason"] == 1
     st.plug_in()
     assert st.report(100)["Session ID"] == st.report(101)["Session ID"] + 1
+
+
+@pytest.mark.asyncio
+async def test_past_sessions_fill_the_history_at_once(make_sim: SimFactory) -> None:
+    """35 past sessions: consecutive IDs, the last 30 kept, meter and uptime consistent."""
+    sim = await make_sim()
+    st = sim.stations[0]
+    total_before = st.report(3)["E total"]
+    ids = st.record_past_sessions(35, energy_wh=5000, duration_s=1800, every_s=7200)
+    assert ids == list(range(ids[0], ids[0] + 35))
+    history = st.history
+    assert len(history) == 30
+    assert [h["Session ID"] for h in history] == ids[:4:-1]
+    newest, oldest = history[0], history[-1]
+    assert newest["E pres"] == 50000
+    assert newest["reason"] == 1
+    assert newest["ended[s]"] - newest["started[s]"] == 1800
+    assert newest["started[s]"] - history[1]["started[s]"] == 7200
+    # Uptime: the station has been running since before the first session.
+    assert 0 < oldest["started[s]"] < newest["ended[s]"] <= newest["Sec"]
+    assert newest["E start"] == oldest["E start"] + 29 * 50000
+    assert st.report(3)["E total"] - total_before == 35 * 50000
+    # A plugged vehicle now starts the next session ID.
+    st.plug_in()
+    assert st.report(100)["Session ID"] == ids[-1] + 1
+
+
+@pytest.mark.asyncio
+async def test_past_sessions_with_a_set_clock_carry_dates(make_sim: SimFactory) -> None:
+    """With the clock set, past sessions have dates and the clock's quality."""
+    sim = await make_sim()
+    st = sim.stations[0]
+    st.set_datetime(1_750_000_000, time_q=3)
+    st.record_past_sessions(2, every_s=3600, duration_s=600, ago_s=86400, rfid_tag="04a1b2c3")
+    newest = st.history[0]
+    assert newest["timeQ"] == 3
+    assert newest["RFID tag"] == "04a1b2c3" + "0" * 8
+    assert newest["ended"].startswith("2025-06-14")
+    assert newest["ended[s]"] - newest["started[s]"] == 600
