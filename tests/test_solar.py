@@ -26,7 +26,7 @@ from homeassistant.components.select import (
     SERVICE_SELECT_OPTION,
 )
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
@@ -62,8 +62,9 @@ from custom_components.keba.const import (
     DEFAULT_START_DELAY,
     DEFAULT_STOP_DELAY,
     DOMAIN,
+    SITE_UNIQUE_ID_PREFIX,
 )
-from custom_components.keba.domain_data import DATA_KEBA
+from custom_components.keba.domain_data import DATA_KEBA, is_site_entry
 from custom_components.keba.kecontact import KebaTimeoutError
 from custom_components.keba.solar import SolarManager, SolarStation
 from custom_components.keba.surplus import ChargingMode
@@ -301,8 +302,9 @@ def _solar_state(hass: HomeAssistant, serial: str = SERIAL) -> str:
     return _state(hass, SENSOR_DOMAIN, "solar_state", serial)
 
 
-def _surplus(hass: HomeAssistant, serial: str = SERIAL) -> float | None:
-    value = _state(hass, SENSOR_DOMAIN, "surplus_power", serial)
+def _surplus(hass: HomeAssistant) -> float | None:
+    """The surplus the site's sensor shows (the site of GRID, made by the upgrade)."""
+    value = _state(hass, SENSOR_DOMAIN, "surplus_power", f"{SITE_UNIQUE_ID_PREFIX}{GRID}")
     return None if value == STATE_UNKNOWN else float(value)
 
 
@@ -346,8 +348,14 @@ def _manager(hass: HomeAssistant) -> SolarManager:
     return manager
 
 
+def _site_entry(hass: HomeAssistant) -> ConfigEntry:
+    """The one charging site (made from the stations' options by the upgrade)."""
+    (site,) = [e for e in hass.config_entries.async_entries(DOMAIN) if is_site_entry(e)]
+    return site
+
+
 def _solar(entry: MockConfigEntry) -> SolarStation:
-    solar = entry.runtime_data.coordinator.solar
+    solar = _manager(entry.runtime_data.coordinator.hass).station(entry)
     assert solar is not None
     return solar
 
@@ -381,7 +389,8 @@ async def test_off_mode_leaves_the_station_alone(
         await site.change(pv=pv)
         await site.step(freezer)
     assert _solar_state(hass) == "off"
-    assert _surplus(hass) is None
+    # The site shows its surplus (the export: a vehicle not regulated is not counted).
+    assert _surplus(hass) == pytest.approx(12000 - 11040)
     assert _target(hass) is None
     assert _solar(entry).decision is None
     mock_station.set_current.assert_not_awaited()
@@ -532,13 +541,16 @@ async def test_fast_mode_offers_the_maximum(
 async def test_fast_mode_without_grid_sensor_offers_the_maximum_once(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
 ) -> None:
-    """Without a grid sensor there is no controller: fast sends the maximum once; no sensors."""
+    """Without a charging site there is no controller: fast sends the maximum once."""
     mock_station.set_report(2, **{"Curr HW": 20000})
     entry = _entry({CONF_SOLAR_MAX_CURRENT: 25}, grid=False)
     await _setup(hass, entry)
     registry = er.async_get(hass)
-    for key in ("surplus_power", "solar_target_current", "solar_state"):
-        assert registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{SERIAL}_{key}") is None
+    # The station's own solar sensors are there (a site may list it later); no site's are.
+    assert _solar_state(hass) == "off"
+    assert _target(hass) is None
+    assert registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{SERIAL}_surplus_power") is None
+    assert not [e for e in hass.config_entries.async_entries(DOMAIN) if e is not entry]
     assert not _solar(entry).can_regulate
 
     await _select_mode(hass, "fast")
@@ -549,10 +561,10 @@ async def test_fast_mode_without_grid_sensor_offers_the_maximum_once(
         await hass.async_block_till_done(wait_background_tasks=True)
     assert _currents(mock_station) == [20.0]
 
-    # The solar modes need the grid sensor.
+    # The solar modes need a charging site.
     with pytest.raises(ServiceValidationError) as caught:
         await _select_mode(hass, "solar")
-    assert caught.value.translation_key == "solar_needs_grid_sensor"
+    assert caught.value.translation_key == "solar_needs_site"
     assert _state(hass, SELECT_DOMAIN, "charging_mode") == "fast"
 
     # Off sends nothing; fast again offers the maximum again.
@@ -1011,7 +1023,6 @@ async def test_two_stations_share_the_surplus_equally(
     assert _currents(second_station) == [8.0]
     await site.step(freezer)
     assert _surplus(hass) == pytest.approx(12000)
-    assert _surplus(hass, SECOND_SERIAL) == pytest.approx(12000)
     assert (first.current, second.current) == (8.0, 8.0)
 
 
@@ -1053,7 +1064,8 @@ async def test_unloading_one_station_keeps_the_site(
     mock_station: FakeStation,
     second_station: FakeStation,
 ) -> None:
-    """The site lives while one of its stations is loaded, and is gone after the last."""
+    """A station unloading leaves the site running; the site unloading stops the regulation,
+    and its stations rejoin it in their modes when it is back."""
     first, second = Vehicle(mock_station, offered=0), Vehicle(second_station, offered=0)
     site = Home(hass, [first, second], pv=6000)
     site.report()
@@ -1063,17 +1075,27 @@ async def test_unloading_one_station_keeps_the_site(
     other = _entry(options, host=SECOND_HOST, serial=SECOND_SERIAL)
     await _setup(hass, entry, other)
     manager = _manager(hass)
+    site_entry = _site_entry(hass)
 
     await _select_mode(hass, "solar", SECOND_SERIAL)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await site.step(freezer)
     assert _currents(second_station) == [8.0]
-    assert list(manager._sites) == [GRID]
+    assert list(manager._sites) == [site_entry.entry_id]
 
-    assert await hass.config_entries.async_unload(other.entry_id)
+    assert await hass.config_entries.async_unload(site_entry.entry_id)
     assert manager._sites == {}
+    await site.change(pv=12000)
     await site.step(freezer)
     assert _currents(second_station) == [8.0]
+    assert _solar_state(hass, SECOND_SERIAL) == "off"
+
+    assert await hass.config_entries.async_setup(site_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Adopted at the 8 A it was told, raised to its maximum at once (12 kW of surplus).
+    assert _currents(second_station) == [8.0, 16.0]
+    assert _solar_state(hass, SECOND_SERIAL) == "charging_from_surplus"
+    assert _state(hass, SELECT_DOMAIN, "charging_mode", SECOND_SERIAL) == "solar"
 
 
 # ---------------------------------------------------------------- the user and the controller

@@ -29,10 +29,11 @@ from .const import (
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
 from .discovery import async_get_domain_data, async_setup_discovery
-from .domain_data import DATA_KEBA
+from .domain_data import DATA_KEBA, is_site_entry
 from .kecontact import STATION_PORT, KebaError, KebaPortInUseError, KebaStation
 from .services import async_setup_services
-from .solar import SolarManager
+from .site_migration import async_migrate_station_entry
+from .solar import SiteConfigEntry, SiteRuntimeData, SolarManager, async_get_manager
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -90,7 +91,38 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
+#: A charging site has a device with sensors only.
+SITE_PLATFORMS: list[Platform] = [Platform.SENSOR]
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
+    """Move a station's solar settings (version 1.1) into a charging site entry."""
+    return await async_migrate_station_entry(hass, entry)
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
+    """Set up a station or a charging site."""
+    if is_site_entry(entry):
+        return await _async_setup_site(hass, entry)
+    return await _async_setup_station(hass, entry)
+
+
+async def _async_setup_site(hass: HomeAssistant, entry: SiteConfigEntry) -> bool:
+    """Start a charging site: follow its sensors, regulate its member stations."""
+    site = async_get_manager(hass).async_add_site(entry)
+    entry.runtime_data = SiteRuntimeData(site=site)
+    entry.async_on_unload(lambda: async_get_manager(hass).async_remove_site(site))
+    entry.async_on_unload(entry.add_update_listener(_async_reload_site))
+    await hass.config_entries.async_forward_entry_setups(entry, SITE_PLATFORMS)
+    return True
+
+
+async def _async_reload_site(hass: HomeAssistant, entry: SiteConfigEntry) -> None:
+    """New site settings or members: start the site again with them."""
+    hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
+async def _async_setup_station(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
     """Connect to one station through the shared endpoint."""
     domain_data = hass.data[DATA_KEBA]
     try:
@@ -164,17 +196,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
     entry.runtime_data = KebaRuntimeData(
         coordinator=coordinator, station=station, endpoint=endpoint
     )
-    solar = domain_data.solar
-    if solar is not None:
-        solar_station = solar.async_register(entry, coordinator)
-        coordinator.solar = solar_station
-        entry.async_on_unload(lambda: solar.async_unregister(solar_station))
+    solar = async_get_manager(hass)
+    solar_station = solar.async_register(entry, coordinator)
+    entry.async_on_unload(lambda: solar.async_unregister(solar_station))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
     """Unload platforms, then free the station's link and, with the last entry, port 7090."""
+    if is_site_entry(entry):
+        return await hass.config_entries.async_unload_platforms(entry, SITE_PLATFORMS)
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         runtime = entry.runtime_data

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -35,7 +36,9 @@ from .kecontact import (
     SessionEndReason,
     TimeQuality,
 )
-from .solar import SolarStation
+from .domain_data import is_site_entry
+from .site_entities import async_setup_site_sensors
+from .solar import SiteConfigEntry, SolarStation, async_get_manager
 from .surplus import ControllerState
 
 # Read-only: the coordinator does all the polling.
@@ -381,15 +384,6 @@ class KebaSolarSensorEntityDescription(SensorEntityDescription):
 
 SOLAR_SENSORS: tuple[KebaSolarSensorEntityDescription, ...] = (
     KebaSolarSensorEntityDescription(
-        key="surplus_power",
-        translation_key="surplus_power",
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        suggested_display_precision=0,
-        value_fn=lambda solar: solar.decision.surplus_w if solar.decision else None,
-    ),
-    KebaSolarSensorEntityDescription(
         key="solar_target_current",
         translation_key="solar_target_current",
         device_class=SensorDeviceClass.CURRENT,
@@ -415,15 +409,18 @@ async def async_setup_entry(
     entry: KebaConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors the station has."""
+    """Add the sensors the station has (or those of a charging site)."""
+    if is_site_entry(entry):
+        async_setup_site_sensors(cast(SiteConfigEntry, entry), async_add_entities)
+        return
     coordinator = entry.runtime_data.coordinator
     entities: list[SensorEntity] = [
         KebaSensorEntity(coordinator, description)
         for description in SENSORS
         if description.exists_fn(coordinator)
     ]
-    solar = coordinator.solar
-    if solar is not None and solar.can_regulate:
+    solar = async_get_manager(hass).station(entry)
+    if solar is not None and coordinator.capabilities.currtime:
         entities.extend(
             KebaSolarSensorEntity(coordinator, solar, description) for description in SOLAR_SENSORS
         )

@@ -1,7 +1,8 @@
 """Solar-surplus charging inside Home Assistant: sensors in, station commands out.
 
-Stations whose options name the same grid power sensor form a site and share its surplus
-(:mod:`.surplus` decides). Every control interval the site averages its sensors over the
+A charging site is a config entry of its own (one per grid connection): it names the grid power
+sensor, the home battery and the member stations in priority order; its stations share the
+surplus (:mod:`.surplus` decides). Every control interval the site averages its sensors over the
 interval (time-weighted, so a spike does not make a decision), asks the controller, and sends
 what it decided through the protocol engine's scheduler: ``currtime <mA> 1`` to regulate,
 ``currtime 0 1`` to pause — never ``curr`` (EEPROM-free, reset at unplug) and never ``ena``,
@@ -10,13 +11,15 @@ which stays the user's switch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import enum
 import math
 import time
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
 from homeassistant.core import (
     CALLBACK_TYPE,
@@ -37,13 +40,14 @@ from homeassistant.helpers.event import (
 from .const import (
     CONF_ALLOWED_IMPORT,
     CONF_BATTERY_CHARGE_POSITIVE,
-    CONF_BATTERY_MIN_SOC,
+    CONF_BATTERY_PRIORITY_SOC,
     CONF_BATTERY_POWER_SENSOR,
     CONF_BATTERY_SOC_SENSOR,
     CONF_CONTROL_INTERVAL,
     CONF_GRID_IMPORT_POSITIVE,
     CONF_GRID_SENSOR,
-    CONF_PRIORITY,
+    CONF_SHARE_EQUALLY,
+    CONF_SITE_STATIONS,
     CONF_SOLAR_MAX_CURRENT,
     CONF_SOLAR_MIN_CURRENT,
     CONF_SOLAR_PHASES,
@@ -61,11 +65,13 @@ from .const import (
     PHASES_AUTO,
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
+from .domain_data import DATA_KEBA, is_site_entry
 from .kecontact import KebaError
 from .surplus import (
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
     ChargingMode,
+    ControllerState,
     Decision,
     SiteMeasurement,
     StationMeasurement,
@@ -80,19 +86,66 @@ STALE_MIN_S = 60.0
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 
 
-def settings_from_options(options: dict[str, Any]) -> SurplusSettings:
-    """The controller's settings of one station, from its entry's options."""
+#: Options of a station's entry that belong to the station and its vehicle.
+STATION_SOLAR_KEYS = (CONF_SOLAR_MIN_CURRENT, CONF_SOLAR_MAX_CURRENT, CONF_SOLAR_PHASES)
+
+type SiteConfigEntry = ConfigEntry[SiteRuntimeData]
+
+
+def settings_from_options(
+    options: dict[str, Any], site_options: dict[str, Any] | None = None, priority: int = 1
+) -> SurplusSettings:
+    """The controller's settings of one station: its own options and its site's."""
+    site = site_options or {}
     phases = options.get(CONF_SOLAR_PHASES, PHASES_AUTO)
     return SurplusSettings(
         min_current=float(options.get(CONF_SOLAR_MIN_CURRENT, MIN_CHARGING_CURRENT)),
         max_current=float(options.get(CONF_SOLAR_MAX_CURRENT, DEFAULT_SOLAR_MAX_CURRENT)),
         phases=None if phases == PHASES_AUTO else int(phases),
-        start_delay_s=float(options.get(CONF_START_DELAY, DEFAULT_START_DELAY)),
-        stop_delay_s=float(options.get(CONF_STOP_DELAY, DEFAULT_STOP_DELAY)),
-        allowed_import_w=float(options.get(CONF_ALLOWED_IMPORT, DEFAULT_ALLOWED_IMPORT)),
-        priority=int(options.get(CONF_PRIORITY, 1)),
-        battery_min_soc=float(options.get(CONF_BATTERY_MIN_SOC, DEFAULT_BATTERY_MIN_SOC)),
+        start_delay_s=float(site.get(CONF_START_DELAY, DEFAULT_START_DELAY)),
+        stop_delay_s=float(site.get(CONF_STOP_DELAY, DEFAULT_STOP_DELAY)),
+        allowed_import_w=float(site.get(CONF_ALLOWED_IMPORT, DEFAULT_ALLOWED_IMPORT)),
+        priority=priority,
+        battery_min_soc=float(site.get(CONF_BATTERY_PRIORITY_SOC, DEFAULT_BATTERY_MIN_SOC)),
     )
+
+
+class SiteState(enum.StrEnum):
+    """What the site does now, and why (the site's state sensor)."""
+
+    IDLE = "idle"
+    WAITING_FOR_SURPLUS = "waiting_for_surplus"
+    STARTING = "starting"
+    CHARGING_FROM_SURPLUS = "charging_from_surplus"
+    BATTERY_BRIDGING = "battery_bridging"
+    HOLDING_THROUGH_DIP = "holding_through_dip"
+    PAUSED = "paused"
+    CHARGING_AT_MINIMUM = "charging_at_minimum"
+    FAST = "fast"
+    GRID_SENSOR_UNAVAILABLE = "grid_sensor_unavailable"
+
+
+#: The station state that speaks for the site, most telling first.
+_SITE_STATE_ORDER = (
+    (ControllerState.HOLDING_THROUGH_DIP, SiteState.HOLDING_THROUGH_DIP),
+    (ControllerState.CHARGING_FROM_SURPLUS, SiteState.CHARGING_FROM_SURPLUS),
+    (ControllerState.CHARGING_AT_MINIMUM, SiteState.CHARGING_FROM_SURPLUS),
+    (ControllerState.FAST, SiteState.FAST),
+    (ControllerState.PAUSED, SiteState.PAUSED),
+    (ControllerState.STARTING, SiteState.WAITING_FOR_SURPLUS),
+    (ControllerState.WAITING_FOR_SURPLUS, SiteState.WAITING_FOR_SURPLUS),
+)
+
+
+def site_state(site: SiteMeasurement, decisions: Sequence[Decision]) -> SiteState:
+    """The site's state from its measurement and its stations' decisions."""
+    if site.grid_power_w is None:
+        return SiteState.GRID_SENSOR_UNAVAILABLE
+    states = {decision.state for decision in decisions}
+    for station_state, state in _SITE_STATE_ORDER:
+        if station_state in states:
+            return state
+    return SiteState.IDLE
 
 
 class _Average:
@@ -168,7 +221,9 @@ class SolarStation:
     coordinator: KebaCoordinator
     mode: ChargingMode = ChargingMode.OFF
     decision: Decision | None = None
-    site: _Site | None = None
+    site: ChargingSite | None = None
+    #: Phases remembered from before a restart, until a site's controller takes them.
+    restored_phases: int | None = None
 
     @property
     def key(self) -> str:
@@ -176,8 +231,13 @@ class SolarStation:
         return self.entry.entry_id
 
     @property
+    def serial(self) -> str:
+        """The station's serial number (its entry's unique id), as sites list their members."""
+        return self.entry.unique_id or self.entry.entry_id
+
+    @property
     def can_regulate(self) -> bool:
-        """A grid power sensor is configured, so the solar modes can work."""
+        """The station is in a charging site, so the solar modes can work."""
         return self.site is not None
 
     def _check_mode(self, mode: ChargingMode) -> None:
@@ -191,12 +251,24 @@ class SolarStation:
                 translation_key="solar_needs_currtime",
                 translation_placeholders={"station": self.entry.title},
             )
-        if mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR) and self.site is None:
+        if (
+            mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)
+            and self.site is None
+            and not self._listed_in_a_site()
+        ):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
-                translation_key="solar_needs_grid_sensor",
+                translation_key="solar_needs_site",
                 translation_placeholders={"station": self.entry.title},
             )
+
+    def _listed_in_a_site(self) -> bool:
+        """A charging site lists the station, loaded or not (yet)."""
+        return any(
+            self.serial in entry.options.get(CONF_SITE_STATIONS, ())
+            for entry in self.coordinator.hass.config_entries.async_entries(DOMAIN)
+            if is_site_entry(entry)
+        )
 
     def may_use(self, mode: ChargingMode) -> bool:
         """Whether the station can be run in ``mode`` (a grid sensor, ``currtime``)."""
@@ -236,22 +308,26 @@ class SolarStation:
         ``currtime 0 1`` again.
         """
         self.mode = mode
-        if self.site is None:
-            return
+        self.restored_phases = detected_phases
+        if self.site is not None:
+            self.restore_into(self.site)
+
+    def restore_into(self, site: ChargingSite) -> None:
+        """Hand what the station kept (its current, the vehicle's phases) to a controller."""
         status = self.coordinator.data.snapshot.status if self.coordinator.data else None
         commanded: float | None = None
-        if mode != ChargingMode.OFF and status is not None and status.vehicle_plugged:
+        if self.mode != ChargingMode.OFF and status is not None and status.vehicle_plugged:
             shown = status.current_target
             if (_measured_power(self) or 0.0) > 0 or shown == 0:
                 commanded = shown
-        self.site.controller.restore(self.key, detected_phases=detected_phases, commanded=commanded)
+        site.controller.restore(self.key, detected_phases=self.restored_phases, commanded=commanded)
 
     @property
     def detected_phases(self) -> int | None:
         """Phases the vehicle was last seen charging on."""
         if self.site is None:
-            return None
-        return self.site.controller.detected_phases(self.key)
+            return self.restored_phases
+        return self.site.controller.detected_phases(self.key) or self.restored_phases
 
     def ensure_user_may_set_current(self) -> None:
         """Refuse a manual current while the controller is in charge."""
@@ -291,12 +367,16 @@ class _Sensor:
         self.average.update(self._read(state) if state is not None else None, now)
 
 
-class _Site:
+class ChargingSite:
     """Stations sharing one grid meter, and the controller that shares its surplus."""
 
-    def __init__(self, hass: HomeAssistant, grid_sensor: str) -> None:
+    def __init__(self, hass: HomeAssistant, entry: SiteConfigEntry) -> None:
         self.hass = hass
-        self.grid_sensor = grid_sensor
+        self.entry = entry
+        self.grid_sensor: str = entry.data[CONF_GRID_SENSOR]
+        self.options: dict[str, Any] = dict(entry.options)
+        #: Serial numbers of the member stations, in priority order.
+        self.members: list[str] = list(self.options.get(CONF_SITE_STATIONS, []))
         self.controller = SurplusController()
         self.stations: dict[str, SolarStation] = {}
         self._grid: _Sensor | None = None
@@ -306,13 +386,48 @@ class _Site:
         self._power: dict[str, _Average] = {}
         self._station_unsubscribe: dict[str, CALLBACK_TYPE] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._listeners: list[CALLBACK_TYPE] = []
         self.interval = float(DEFAULT_CONTROL_INTERVAL)
+        #: What the site entities show: the latest surplus and the state with its reason.
+        self.surplus_w: float | None = None
+        self.state: SiteState = SiteState.IDLE
+        self.battery_share: float | None = None
 
     # -------------------------------------------------------------- membership
-    def _options(self) -> dict[str, Any]:
-        """Site-wide options come from the first station (they name the same sensors)."""
-        first = next(iter(self.stations.values()))
-        return dict(first.entry.options)
+    def priority(self, station: SolarStation) -> int:
+        """The station's place in the site's order (1 first); all 1 when sharing equally."""
+        if self.options.get(CONF_SHARE_EQUALLY, False):
+            return 1
+        serial = station.serial
+        return self.members.index(serial) + 1 if serial in self.members else len(self.members) + 1
+
+    def settings(self, station: SolarStation) -> SurplusSettings:
+        """The controller's settings of a member station."""
+        return settings_from_options(dict(station.entry.options), self.options, self.priority(station))
+
+    @callback
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``listener`` whenever the site decided (its entities update)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def _async_notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    @callback
+    def async_start(self) -> None:
+        """Follow the site's sensors and decide every control interval."""
+        self._async_restart()
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop following the sensors; the member stations leave the site."""
+        for station in list(self.stations.values()):
+            self.async_remove(station)
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
 
     @callback
     def async_add(self, station: SolarStation) -> None:
@@ -326,16 +441,23 @@ class _Site:
 
         on_update()
         self._station_unsubscribe[station.key] = station.coordinator.async_add_listener(on_update)
-        self._async_restart()
+        if station.mode != ChargingMode.OFF or station.restored_phases is not None:
+            # Joined after its mode was restored (the site loaded later, or was reloaded).
+            station.restore_into(self)
+        if station.mode != ChargingMode.OFF:
+            self.async_mode_changed(station)
 
     @callback
     def async_remove(self, station: SolarStation) -> None:
+        if station.site is self:
+            station.restored_phases = station.detected_phases
         self.stations.pop(station.key, None)
         self._power.pop(station.key, None)
         self._station_unsubscribe.pop(station.key)()
         self.controller.forget(station.key)
         station.site = None
-        self._async_restart()
+        station.decision = None
+        station.coordinator.async_update_listeners()
 
     @callback
     def async_mode_changed(self, station: SolarStation) -> None:
@@ -361,10 +483,8 @@ class _Site:
     def _async_restart(self) -> None:
         while self._unsubscribe:
             self._unsubscribe.pop()()
-        if not self.stations:
-            return
-        options = self._options()
-        grid_sign = 1.0 if options.get(CONF_GRID_IMPORT_POSITIVE, True) else -1.0
+        options = self.options
+        grid_sign = 1.0 if self.entry.data.get(CONF_GRID_IMPORT_POSITIVE, True) else -1.0
         battery_sign = 1.0 if options.get(CONF_BATTERY_CHARGE_POSITIVE, True) else -1.0
         battery_sensor = options.get(CONF_BATTERY_POWER_SENSOR)
         soc_sensor = options.get(CONF_BATTERY_SOC_SENSOR)
@@ -373,10 +493,7 @@ class _Site:
         self._soc = _Sensor(soc_sensor, _number) if soc_sensor else None
         self.interval = max(
             float(MIN_CONTROL_INTERVAL),
-            min(
-                float(s.entry.options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL))
-                for s in self.stations.values()
-            ),
+            float(options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL)),
         )
         now = time.monotonic()
         tracked = {
@@ -429,7 +546,7 @@ class _Site:
         return StationMeasurement(
             key=station.key,
             mode=station.mode,
-            settings=settings_from_options(dict(station.entry.options)),
+            settings=self.settings(station),
             vehicle_plugged=bool(status.vehicle_plugged),
             power_w=power_w or 0.0,
             currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
@@ -475,6 +592,16 @@ class _Site:
         decisions = self.controller.step(now, site, [m for _, m in measured])
         for (station, _), decision in zip(measured, decisions, strict=True):
             self._async_apply(station, decision)
+        self._async_summarize(site, decisions)
+
+    @callback
+    def _async_summarize(self, site: SiteMeasurement, decisions: list[Decision]) -> None:
+        """What the site entities show after a control step."""
+        self.surplus_w = next((d.surplus_w for d in decisions if d.surplus_w is not None), None)
+        if self.surplus_w is None and site.grid_power_w is not None:
+            self.surplus_w = -site.grid_power_w
+        self.state = site_state(site, decisions)
+        self._async_notify()
 
     def _measure_all(
         self, power_of: Callable[[SolarStation], float | None]
@@ -519,32 +646,74 @@ def _measured_power(station: SolarStation) -> float | None:
     return status.max_current * NOMINAL_VOLTAGE * (phases or station.detected_phases or 3)
 
 
+@dataclass(kw_only=True)
+class SiteRuntimeData:
+    """What a charging site's entry holds while it is loaded."""
+
+    site: ChargingSite
+
+
 class SolarManager:
-    """All sites of the integration, by grid power sensor."""
+    """All charging sites of the integration and the stations that may join them."""
 
     def __init__(self, hass: HomeAssistant) -> None:
-        """Start with no site."""
+        """Start with no site and no station."""
         self.hass = hass
-        self._sites: dict[str, _Site] = {}
+        #: Loaded sites by their entry id.
+        self._sites: dict[str, ChargingSite] = {}
+        #: Loaded stations by their serial number.
+        self._stations: dict[str, SolarStation] = {}
+
+    def station(self, entry: KebaConfigEntry) -> SolarStation | None:
+        """The solar-charging part of a loaded station's entry."""
+        station = self._stations.get(entry.unique_id or entry.entry_id)
+        return station if station is not None and station.entry is entry else None
+
+    def _site_of(self, serial: str) -> ChargingSite | None:
+        return next((site for site in self._sites.values() if serial in site.members), None)
 
     @callback
     def async_register(self, entry: KebaConfigEntry, coordinator: KebaCoordinator) -> SolarStation:
-        """Join the entry's station to the site of its grid sensor (if one is configured)."""
+        """Take a station in; it joins the site that lists it (now or once that is loaded)."""
         station = SolarStation(entry=entry, coordinator=coordinator)
-        grid_sensor = entry.options.get(CONF_GRID_SENSOR)
-        if grid_sensor:
-            site = self._sites.get(grid_sensor)
-            if site is None:
-                site = self._sites[grid_sensor] = _Site(self.hass, grid_sensor)
+        self._stations[station.serial] = station
+        coordinator.current_guard = station.ensure_user_may_set_current
+        if (site := self._site_of(station.serial)) is not None:
             site.async_add(station)
         return station
 
     @callback
     def async_unregister(self, station: SolarStation) -> None:
-        """Leave the site; the last station stops it."""
-        site = station.site
-        if site is None:
-            return
-        site.async_remove(station)
-        if not site.stations:
-            self._sites.pop(site.grid_sensor, None)
+        """The station's entry unloads: it leaves its site."""
+        if self._stations.get(station.serial) is station:
+            del self._stations[station.serial]
+        station.coordinator.current_guard = None
+        if station.site is not None:
+            station.site.async_remove(station)
+
+    @callback
+    def async_add_site(self, entry: SiteConfigEntry) -> ChargingSite:
+        """Start a charging site; its loaded member stations join it."""
+        site = ChargingSite(self.hass, entry)
+        self._sites[entry.entry_id] = site
+        # Following the sensors first: a station joining in a mode decides at once.
+        site.async_start()
+        for serial in site.members:
+            station = self._stations.get(serial)
+            if station is not None and station.site is None:
+                site.async_add(station)
+        return site
+
+    @callback
+    def async_remove_site(self, site: ChargingSite) -> None:
+        """Stop a charging site; its stations keep their mode and wait for a site."""
+        site.async_stop()
+        self._sites.pop(site.entry.entry_id, None)
+
+
+@callback
+def async_get_manager(hass: HomeAssistant) -> SolarManager:
+    """The integration's solar manager (created with the integration)."""
+    manager = hass.data[DATA_KEBA].solar
+    assert manager is not None
+    return manager
