@@ -546,10 +546,9 @@ async def test_fast_mode_without_grid_sensor_offers_the_maximum_once(
     entry = _entry({CONF_SOLAR_MAX_CURRENT: 25}, grid=False)
     await _setup(hass, entry)
     registry = er.async_get(hass)
-    # The station's own solar sensors are there (a site may list it later); no site's are.
-    assert _solar_state(hass) == "off"
-    assert _target(hass) is None
-    assert registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{SERIAL}_surplus_power") is None
+    # No solar sensors until a charging site takes the station in.
+    for key in ("surplus_power", "solar_target_current", "solar_state"):
+        assert registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{SERIAL}_{key}") is None
     assert not [e for e in hass.config_entries.async_entries(DOMAIN) if e is not entry]
     assert not _solar(entry).can_regulate
 
@@ -1204,51 +1203,38 @@ STATION_OPTIONS = {
     CONF_FAILSAFE_PERSIST: False,
 }
 
-SOLAR_FORM = {
-    CONF_GRID_SENSOR: GRID,
-    CONF_GRID_IMPORT_POSITIVE: False,
-    CONF_BATTERY_POWER_SENSOR: BATTERY,
-    CONF_BATTERY_CHARGE_POSITIVE: True,
-    CONF_BATTERY_SOC_SENSOR: SOC,
-    CONF_BATTERY_MIN_SOC: 70,
-    CONF_SOLAR_MIN_CURRENT: 7,
-    CONF_SOLAR_MAX_CURRENT: 20,
-    CONF_SOLAR_PHASES: "1",
-    CONF_START_DELAY: 60,
-    CONF_STOP_DELAY: 600,
-    CONF_ALLOWED_IMPORT: 500,
-    CONF_CONTROL_INTERVAL: 15,
-    CONF_PRIORITY: 2,
-}
+SOLAR_FORM = {CONF_SOLAR_MIN_CURRENT: 7, CONF_SOLAR_MAX_CURRENT: 20, CONF_SOLAR_PHASES: "1"}
+SOLAR_OPTIONS = {CONF_SOLAR_MIN_CURRENT: 7.0, CONF_SOLAR_MAX_CURRENT: 20.0, CONF_SOLAR_PHASES: "1"}
 
-SOLAR_OPTIONS = {
-    **SOLAR_FORM,
-    CONF_BATTERY_MIN_SOC: 70.0,
-    CONF_SOLAR_MIN_CURRENT: 7.0,
-    CONF_SOLAR_MAX_CURRENT: 20.0,
-    CONF_ALLOWED_IMPORT: 500.0,
-}
+
+def _station_entry(options: dict[str, Any]) -> MockConfigEntry:
+    """A station's entry as this version stores it (no site settings of its own)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Carport {SERIAL}",
+        unique_id=SERIAL,
+        data={CONF_HOST: "192.0.2.10"},
+        options=options,
+        version=1,
+        minor_version=2,
+    )
 
 
 @pytest.mark.usefixtures("no_setup")
-async def test_solar_options_defaults_and_save(hass: HomeAssistant) -> None:
-    """The form's defaults; saving keeps the station options; the form shows what is stored."""
-    entry = _entry(STATION_OPTIONS, grid=False)
+async def test_solar_options_are_the_vehicle_s_only(hass: HomeAssistant) -> None:
+    """The station's solar step has its vehicle's currents and phases; nothing of the site."""
+    entry = _station_entry(STATION_OPTIONS)
     entry.add_to_hass(hass)
     result = await _open_solar_options(hass, entry)
     assert result["data_schema"]({}) == {
-        CONF_GRID_IMPORT_POSITIVE: True,
-        CONF_BATTERY_CHARGE_POSITIVE: True,
-        CONF_BATTERY_MIN_SOC: DEFAULT_BATTERY_MIN_SOC,
         CONF_SOLAR_MIN_CURRENT: 6,
         CONF_SOLAR_MAX_CURRENT: DEFAULT_SOLAR_MAX_CURRENT,
         CONF_SOLAR_PHASES: "auto",
-        CONF_START_DELAY: DEFAULT_START_DELAY,
-        CONF_STOP_DELAY: DEFAULT_STOP_DELAY,
-        CONF_ALLOWED_IMPORT: 0,
-        CONF_CONTROL_INTERVAL: 10,
-        CONF_PRIORITY: 1,
     }
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**SOLAR_FORM, CONF_GRID_SENSOR: GRID}
+        )
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], SOLAR_FORM)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -1262,24 +1248,11 @@ async def test_solar_options_defaults_and_save(hass: HomeAssistant) -> None:
     }
     assert suggested == SOLAR_OPTIONS
 
-    # Sensors left empty are removed; the station options stay.
-    form = {
-        k: v
-        for k, v in SOLAR_FORM.items()
-        if k not in (CONF_BATTERY_POWER_SENSOR, CONF_BATTERY_SOC_SENSOR)
-    }
-    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert CONF_BATTERY_POWER_SENSOR not in entry.options
-    assert CONF_BATTERY_SOC_SENSOR not in entry.options
-    assert entry.options[CONF_GRID_SENSOR] == GRID
-    assert entry.options[CONF_RFID_TAG] == "04a2b3c4"
-
 
 @pytest.mark.usefixtures("no_setup")
 async def test_station_options_keep_the_solar_options(hass: HomeAssistant) -> None:
-    """Saving the station step leaves solar charging as it is, and clears what was emptied."""
-    entry = _entry({**STATION_OPTIONS, **SOLAR_OPTIONS})
+    """Saving the station step leaves the vehicle's solar options as they are."""
+    entry = _station_entry({**STATION_OPTIONS, **SOLAR_OPTIONS})
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
@@ -1308,77 +1281,52 @@ async def test_station_options_keep_the_solar_options(hass: HomeAssistant) -> No
     }
 
 
-@pytest.mark.parametrize(
-    ("changes", "errors"),
-    [
-        (
-            {CONF_SOLAR_MIN_CURRENT: 10, CONF_SOLAR_MAX_CURRENT: 8},
-            {CONF_SOLAR_MAX_CURRENT: "max_below_min_current"},
-        ),
-        ({CONF_GRID_SENSOR: None}, {CONF_GRID_SENSOR: "battery_without_grid_sensor"}),
-        (
-            {CONF_BATTERY_POWER_SENSOR: None},
-            {CONF_BATTERY_POWER_SENSOR: "soc_without_battery_power"},
-        ),
-        ({CONF_BATTERY_POWER_SENSOR: GRID}, {"base": "same_sensor_twice"}),
-        ({CONF_BATTERY_SOC_SENSOR: BATTERY}, {"base": "same_sensor_twice"}),
-    ],
-)
 @pytest.mark.usefixtures("no_setup")
-async def test_solar_options_errors_recover(
-    hass: HomeAssistant, changes: dict[str, Any], errors: dict[str, str]
-) -> None:
-    """Each error is shown on its field; corrected, the options save."""
-    entry = _entry(STATION_OPTIONS, grid=False)
+async def test_solar_options_error_recovers(hass: HomeAssistant) -> None:
+    """A maximum below the minimum is shown on its field; corrected, the options save."""
+    entry = _station_entry(STATION_OPTIONS)
     entry.add_to_hass(hass)
     result = await _open_solar_options(hass, entry)
-    form = {k: v for k, v in {**SOLAR_FORM, **changes}.items() if v is not None}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SOLAR_FORM, CONF_SOLAR_MIN_CURRENT: 10, CONF_SOLAR_MAX_CURRENT: 8}
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == errors
+    assert result["errors"] == {CONF_SOLAR_MAX_CURRENT: "max_below_min_current"}
     assert entry.options == STATION_OPTIONS
+    _, errors = validate_solar_options({CONF_SOLAR_MIN_CURRENT: 10, CONF_SOLAR_MAX_CURRENT: 8})
+    assert errors == {CONF_SOLAR_MAX_CURRENT: "max_below_min_current"}
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], SOLAR_FORM)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {**STATION_OPTIONS, **SOLAR_OPTIONS}
 
 
-@pytest.mark.usefixtures("no_setup")
-async def test_solar_options_refuse_a_short_control_interval(hass: HomeAssistant) -> None:
-    """Under 10 s a current change would be judged before it happened: the form refuses."""
-    entry = _entry(grid=False)
-    entry.add_to_hass(hass)
-    result = await _open_solar_options(hass, entry)
-    with pytest.raises(InvalidData) as caught:
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {**SOLAR_FORM, CONF_CONTROL_INTERVAL: 5}
-        )
-    assert CONF_CONTROL_INTERVAL in str(caught.value)
-    # The check behind the form says the same.
-    _, errors = validate_solar_options({CONF_CONTROL_INTERVAL: 5})
-    assert errors == {CONF_CONTROL_INTERVAL: "control_interval_too_short"}
-
-
-async def test_saving_solar_options_reloads_into_the_new_site(
+async def test_saving_solar_options_keeps_the_site_and_the_mode(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
 ) -> None:
-    """Options take effect at once: the entry reloads, keeps its mode, joins the new sensor."""
-    _, entry = await _home(hass, mock_station, QUICK, pv=6000)
+    """The station reloads with its new maximum, back in its site and its mode."""
+    mock_station.set_report(2, **{"Curr HW": 32000})
+    site, entry = await _home(hass, mock_station, QUICK, pv=9000)
     await _select_mode(hass, "solar")
-    assert _currents(mock_station) == [8.0]
-    hass.states.async_set("sensor.other_meter", "-9000", {"unit_of_measurement": "W"})
+    assert _currents(mock_station) == [13.0]
 
     result = await _open_solar_options(hass, entry)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {**SOLAR_FORM, CONF_GRID_SENSOR: "sensor.other_meter", CONF_SOLAR_PHASES: "auto"},
+        result["flow_id"], {**SOLAR_FORM, CONF_SOLAR_MIN_CURRENT: 6, CONF_SOLAR_PHASES: "3"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is ConfigEntryState.LOADED
-    assert list(_manager(hass)._sites) == ["sensor.other_meter"]
+    assert _solar(entry).site is not None
     assert _state(hass, SELECT_DOMAIN, "charging_mode") == "solar"
-    assert _solar(entry).mode is ChargingMode.SOLAR
+    await site.step(freezer)
+    await site.step(freezer)
+    assert _currents(mock_station)[-1] == 13.0
+    await site.change(pv=30000)
+    await site.step(freezer)
+    await site.step(freezer)
+    assert _currents(mock_station)[-1] == 20.0  # the new maximum (the station allows 32 A)
+    assert site.vehicles[0].current == 20.0
 
 
 # ------------------------------------------------------------------------ real UDP, simulator

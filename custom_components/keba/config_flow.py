@@ -371,9 +371,12 @@ class KebaConfigFlow(SiteFlowMixin, ConfigFlow, domain=DOMAIN):
         if user_input is None and any(
             not is_site_entry(entry) for entry in self._async_current_entries(include_ignore=False)
         ):
-            # The station list keeps the step id "user"; the menu has its own.
-            return self.async_show_menu(step_id="kind", menu_options=["station", "site"])
+            return await self.async_step_kind()
         return await self.async_step_station(user_input)
+
+    async def async_step_kind(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A station or a charging site (the station list keeps the step id "user")."""
+        return self.async_show_menu(step_id="kind", menu_options=["station", "site"])
 
     async def async_step_station(
         self, user_input: dict[str, Any] | None = None

@@ -22,7 +22,7 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -421,9 +421,20 @@ async def async_setup_entry(
     ]
     solar = async_get_manager(hass).station(entry)
     if solar is not None and coordinator.capabilities.currtime:
-        entities.extend(
+        solar_entities = [
             KebaSolarSensorEntity(coordinator, solar, description) for description in SOLAR_SENSORS
-        )
+        ]
+        if solar.can_regulate or solar.listed_in_a_site():
+            entities.extend(solar_entities)
+        else:
+            # Added when a charging site takes the station in.
+            @callback
+            def add_solar_entities() -> None:
+                unsubscribe()
+                async_add_entities(solar_entities)
+
+            unsubscribe = solar.async_on_join(add_solar_entities)
+            entry.async_on_unload(unsubscribe)
     async_add_entities(entities)
 
 

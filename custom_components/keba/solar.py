@@ -12,7 +12,7 @@ which stays the user's switch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import enum
 import math
@@ -224,6 +224,25 @@ class SolarStation:
     site: ChargingSite | None = None
     #: Phases remembered from before a restart, until a site's controller takes them.
     restored_phases: int | None = None
+    _join_listeners: list[CALLBACK_TYPE] = field(default_factory=list)
+
+    @callback
+    def async_on_join(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``listener`` when the station joins a charging site; returns the remover."""
+        self._join_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            if listener in self._join_listeners:
+                self._join_listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def async_joined(self) -> None:
+        """The station joined a site."""
+        for listener in list(self._join_listeners):
+            listener()
 
     @property
     def key(self) -> str:
@@ -254,7 +273,7 @@ class SolarStation:
         if (
             mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)
             and self.site is None
-            and not self._listed_in_a_site()
+            and not self.listed_in_a_site()
         ):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -262,7 +281,7 @@ class SolarStation:
                 translation_placeholders={"station": self.entry.title},
             )
 
-    def _listed_in_a_site(self) -> bool:
+    def listed_in_a_site(self) -> bool:
         """A charging site lists the station, loaded or not (yet)."""
         return any(
             self.serial in entry.options.get(CONF_SITE_STATIONS, ())
@@ -433,6 +452,7 @@ class ChargingSite:
     def async_add(self, station: SolarStation) -> None:
         self.stations[station.key] = station
         station.site = self
+        station.async_joined()
         power = self._power[station.key] = _Average()
 
         @callback
