@@ -18,7 +18,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .const import CONF_BATTERY_POWER_SENSOR, DOMAIN
-from .solar import SiteConfigEntry, SiteState, ChargingSite
+from .site_control import SiteState
+from .solar import ChargingSite, SiteConfigEntry
 
 
 @dataclass(frozen=True, kw_only=True)

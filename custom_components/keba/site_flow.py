@@ -63,16 +63,10 @@ from .const import (
     SITE_UNIQUE_ID_PREFIX,
 )
 from .domain_data import is_site_entry
-from dataclasses import dataclass as _dc
+from .site_control import BatterySettings
 
-
-@_dc(frozen=True)
-class _PendingBatterySettings:  # replaced by the control module's settings on merge
-    priority_soc: float = 10.0
-    buffer_soc: float | None = 50.0
-
-
-DEFAULT_BATTERY_SETTINGS = _PendingBatterySettings()
+#: The battery settings a new site starts with (explained in the form).
+DEFAULT_BATTERY_SETTINGS = BatterySettings()
 
 #: Sections of the site form.
 SECTION_BATTERY = "battery"

@@ -11,10 +11,9 @@ which stays the user's switch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-import enum
 import math
 import time
 from typing import Any
@@ -43,7 +42,12 @@ from .const import (
     CONF_BATTERY_PRIORITY_SOC,
     CONF_BATTERY_POWER_SENSOR,
     CONF_BATTERY_SOC_SENSOR,
+    CONF_BATTERY_BUFFER_SOC,
+    CONF_BATTERY_BUFFER_START_SOC,
+    CONF_BATTERY_MAX_DISCHARGE,
     CONF_CONTROL_INTERVAL,
+    CONF_PV_FORECAST,
+    CONF_PV_POWER_SENSOR,
     CONF_GRID_IMPORT_POSITIVE,
     CONF_GRID_SENSOR,
     CONF_SHARE_EQUALLY,
@@ -67,21 +71,19 @@ from .const import (
 from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
 from .domain_data import DATA_KEBA, is_site_entry
 from .kecontact import KebaError
-from .surplus import (
+from .site_control import (
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
+    BatterySettings,
     ChargingMode,
-    ControllerState,
     Decision,
-    SiteMeasurement,
+    Reading,
+    SiteController,
+    SiteSettings,
+    SiteState,
     StationMeasurement,
-    SurplusController,
     SurplusSettings,
 )
-
-#: A sensor that has not reported for this many control intervals (at least a minute) is stale.
-STALE_INTERVALS = 6
-STALE_MIN_S = 60.0
 
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 
@@ -108,88 +110,6 @@ def settings_from_options(
         priority=priority,
         battery_min_soc=float(site.get(CONF_BATTERY_PRIORITY_SOC, DEFAULT_BATTERY_MIN_SOC)),
     )
-
-
-class SiteState(enum.StrEnum):
-    """What the site does now, and why (the site's state sensor)."""
-
-    IDLE = "idle"
-    WAITING_FOR_SURPLUS = "waiting_for_surplus"
-    STARTING = "starting"
-    CHARGING_FROM_SURPLUS = "charging_from_surplus"
-    BATTERY_BRIDGING = "battery_bridging"
-    HOLDING_THROUGH_DIP = "holding_through_dip"
-    PAUSED = "paused"
-    CHARGING_AT_MINIMUM = "charging_at_minimum"
-    FAST = "fast"
-    GRID_SENSOR_UNAVAILABLE = "grid_sensor_unavailable"
-
-
-#: The station state that speaks for the site, most telling first.
-_SITE_STATE_ORDER = (
-    (ControllerState.HOLDING_THROUGH_DIP, SiteState.HOLDING_THROUGH_DIP),
-    (ControllerState.CHARGING_FROM_SURPLUS, SiteState.CHARGING_FROM_SURPLUS),
-    (ControllerState.CHARGING_AT_MINIMUM, SiteState.CHARGING_FROM_SURPLUS),
-    (ControllerState.FAST, SiteState.FAST),
-    (ControllerState.PAUSED, SiteState.PAUSED),
-    (ControllerState.STARTING, SiteState.WAITING_FOR_SURPLUS),
-    (ControllerState.WAITING_FOR_SURPLUS, SiteState.WAITING_FOR_SURPLUS),
-)
-
-
-def site_state(site: SiteMeasurement, decisions: Sequence[Decision]) -> SiteState:
-    """The site's state from its measurement and its stations' decisions."""
-    if site.grid_power_w is None:
-        return SiteState.GRID_SENSOR_UNAVAILABLE
-    states = {decision.state for decision in decisions}
-    for station_state, state in _SITE_STATE_ORDER:
-        if station_state in states:
-            return state
-    return SiteState.IDLE
-
-
-class _Average:
-    """Time-weighted average of a value over the current control interval.
-
-    Only the time the value was known counts: a sensor that was unavailable for part of the
-    interval is averaged over the rest, not diluted by zeros. Its last value holds until the
-    next one (Home Assistant reports a sensor only when it updates).
-    """
-
-    def __init__(self) -> None:
-        self.value: float | None = None
-        #: When the value was last reported (changed or not).
-        self.reported_at = -math.inf
-        self._since = -math.inf
-        self._integral = 0.0
-        self._covered = 0.0
-
-    def update(self, value: float | None, now: float) -> None:
-        """A new value (None: unknown from now on)."""
-        self._accumulate(now)
-        self.value = value
-        if value is not None:
-            self.reported_at = now
-
-    def keep_alive(self, now: float) -> None:
-        """The value was reported again unchanged: it is still fresh."""
-        if self.value is not None:
-            self.reported_at = now
-
-    def _accumulate(self, now: float) -> None:
-        if self.value is not None and now > self._since:
-            self._integral += self.value * (now - self._since)
-            self._covered += now - self._since
-        self._since = max(self._since, now)
-
-    def take(self, now: float, stale_after: float = math.inf) -> float | None:
-        """The average since the last call; None when unknown now or stale."""
-        self._accumulate(now)
-        integral, covered = self._integral, self._covered
-        self._integral = self._covered = 0.0
-        if self.value is None or now - self.reported_at > stale_after:
-            return None
-        return integral / covered if covered > 0 else self.value
 
 
 def _power(sign: float) -> Callable[[State], float | None]:
@@ -374,16 +294,38 @@ async def _send(coordinator: KebaCoordinator, current: float) -> None:
         LOGGER.warning("Solar charging could not reach %s: %s", coordinator.station.host, err)
 
 
+def site_settings(options: dict[str, Any]) -> SiteSettings:
+    """The control module's settings of a site, from its entry's options."""
+    battery: BatterySettings | None = None
+    if options.get(CONF_BATTERY_POWER_SENSOR):
+        defaults = BatterySettings()
+
+        def level(key: str) -> float | None:
+            value = options.get(key)
+            return None if value is None else float(value)
+
+        battery = BatterySettings(
+            priority_soc=float(options.get(CONF_BATTERY_PRIORITY_SOC, defaults.priority_soc)),
+            buffer_soc=level(CONF_BATTERY_BUFFER_SOC),
+            buffer_start_soc=level(CONF_BATTERY_BUFFER_START_SOC),
+            max_discharge_w=level(CONF_BATTERY_MAX_DISCHARGE),
+        )
+    interval = float(options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL))
+    return SiteSettings(control_interval_s=max(float(MIN_CONTROL_INTERVAL), interval), battery=battery)
+
+
 class _Sensor:
-    """A Home Assistant sensor the site reads, averaged over the control interval."""
+    """A Home Assistant sensor the site reads, fed to the site's control logic."""
 
-    def __init__(self, entity_id: str, read: Callable[[State], float | None]) -> None:
+    def __init__(
+        self, entity_id: str, reading: Reading, read: Callable[[State], float | None]
+    ) -> None:
         self.entity_id = entity_id
+        self.reading = reading
         self._read = read
-        self.average = _Average()
 
-    def update(self, state: State | None, now: float) -> None:
-        self.average.update(self._read(state) if state is not None else None, now)
+    def value(self, state: State | None) -> float | None:
+        return self._read(state) if state is not None else None
 
 
 class ChargingSite:
@@ -396,13 +338,10 @@ class ChargingSite:
         self.options: dict[str, Any] = dict(entry.options)
         #: Serial numbers of the member stations, in priority order.
         self.members: list[str] = list(self.options.get(CONF_SITE_STATIONS, []))
-        self.controller = SurplusController()
+        self.control = SiteController(site_settings(self.options))
+        self.controller = self.control.controller
         self.stations: dict[str, SolarStation] = {}
         self._grid: _Sensor | None = None
-        self._battery: _Sensor | None = None
-        self._soc: _Sensor | None = None
-        #: Each station's measured power, averaged over the same interval as the grid meter.
-        self._power: dict[str, _Average] = {}
         self._station_unsubscribe: dict[str, CALLBACK_TYPE] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._listeners: list[CALLBACK_TYPE] = []
@@ -410,6 +349,7 @@ class ChargingSite:
         #: What the site entities show: the latest surplus and the state with its reason.
         self.surplus_w: float | None = None
         self.state: SiteState = SiteState.IDLE
+        self.reason = ""
         self.battery_share: float | None = None
 
     # -------------------------------------------------------------- membership
@@ -453,11 +393,11 @@ class ChargingSite:
         self.stations[station.key] = station
         station.site = self
         station.async_joined()
-        power = self._power[station.key] = _Average()
 
         @callback
         def on_update() -> None:
-            power.update(_measured_power(station), time.monotonic())
+            # The vehicle's power is averaged over the same interval as the grid meter's.
+            self._feed_station(station, _measured_power(station), time.monotonic())
 
         on_update()
         self._station_unsubscribe[station.key] = station.coordinator.async_add_listener(on_update)
@@ -472,9 +412,8 @@ class ChargingSite:
         if station.site is self:
             station.restored_phases = station.detected_phases
         self.stations.pop(station.key, None)
-        self._power.pop(station.key, None)
         self._station_unsubscribe.pop(station.key)()
-        self.controller.forget(station.key)
+        self.control.forget(station.key)
         station.site = None
         station.decision = None
         station.coordinator.async_update_listeners()
@@ -506,34 +445,36 @@ class ChargingSite:
         options = self.options
         grid_sign = 1.0 if self.entry.data.get(CONF_GRID_IMPORT_POSITIVE, True) else -1.0
         battery_sign = 1.0 if options.get(CONF_BATTERY_CHARGE_POSITIVE, True) else -1.0
-        battery_sensor = options.get(CONF_BATTERY_POWER_SENSOR)
-        soc_sensor = options.get(CONF_BATTERY_SOC_SENSOR)
-        self._grid = _Sensor(self.grid_sensor, _power(grid_sign))
-        self._battery = _Sensor(battery_sensor, _power(battery_sign)) if battery_sensor else None
-        self._soc = _Sensor(soc_sensor, _number) if soc_sensor else None
-        self.interval = max(
-            float(MIN_CONTROL_INTERVAL),
-            float(options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL)),
+        self._grid = _Sensor(self.grid_sensor, Reading.GRID, _power(grid_sign))
+        sensors = [self._grid]
+        optional = (
+            (CONF_BATTERY_POWER_SENSOR, Reading.BATTERY_POWER, _power(battery_sign)),
+            (CONF_BATTERY_SOC_SENSOR, Reading.BATTERY_SOC, _number),
+            (CONF_PV_POWER_SENSOR, Reading.PV_POWER, _power(1.0)),
+            (CONF_PV_FORECAST, Reading.PV_FORECAST, _power(1.0)),
         )
+        for key, reading, read in optional:
+            if entity_id := options.get(key):
+                sensors.append(_Sensor(entity_id, reading, read))
+        self.interval = self.control.settings.control_interval_s
         now = time.monotonic()
-        tracked = {
-            sensor.entity_id: sensor
-            for sensor in (self._grid, self._battery, self._soc)
-            if sensor is not None
-        }
+        tracked = {sensor.entity_id: sensor for sensor in sensors}
         for entity_id, sensor in tracked.items():
-            sensor.update(self.hass.states.get(entity_id), now)
+            self.control.feed(sensor.reading, sensor.value(self.hass.states.get(entity_id)), now)
 
         @callback
         def on_change(event: Event[EventStateChangedData]) -> None:
-            tracked[event.data["entity_id"]].update(event.data["new_state"], time.monotonic())
+            sensor = tracked[event.data["entity_id"]]
+            self.control.feed(
+                sensor.reading, sensor.value(event.data["new_state"]), time.monotonic()
+            )
             if event.data["entity_id"] == self.grid_sensor:
                 self._async_react()
 
         @callback
         def on_report(event: Event[EventStateReportedData]) -> None:
             # Reported again with the same state: not a change, but proof it is alive.
-            tracked[event.data["entity_id"]].average.keep_alive(time.monotonic())
+            self.control.keep_alive(tracked[event.data["entity_id"]].reading, time.monotonic())
 
         self._unsubscribe.append(
             async_track_state_change_event(self.hass, list(tracked), on_change)
@@ -576,6 +517,14 @@ class ChargingSite:
             measures_currents=meter is not None,
         )
 
+    def _feed_station(self, station: SolarStation, power_w: float | None, now: float) -> None:
+        """Hand the station's measurement to the site (or leave it out while unreachable)."""
+        measurement = self._measure(station, power_w)
+        if measurement is not None and station.coordinator.last_update_success:
+            self.control.feed_station(measurement, now)
+        else:
+            self.control.remove_station(station.key)
+
     @callback
     def _async_react(self) -> None:
         """A new grid reading: lower the currents at once if it shows import.
@@ -583,56 +532,29 @@ class ChargingSite:
         The control interval averages, so a cloud would otherwise draw from the grid for up to
         an interval before the vehicles give way; raising and pausing wait for the interval.
         """
-        if self._grid is None or self._grid.average.value is None:  # pragma: no cover
-            return
-        site = SiteMeasurement(
-            grid_power_w=self._grid.average.value,
-            battery_power_w=self._battery.average.value if self._battery else None,
-            battery_soc=self._soc.average.value if self._soc else None,
-        )
-        measured = self._measure_all(_measured_power)
-        decisions = self.controller.react(time.monotonic(), site, [m for _, m in measured])
-        stations = {station.key: station for station, _ in measured}
-        for decision in decisions:
-            self._async_apply(stations[decision.key], decision)
+        now = time.monotonic()
+        for station in self.stations.values():
+            self._feed_station(station, _measured_power(station), now)
+        for decision in self.control.react(now):
+            if (member := self.stations.get(decision.key)) is not None:
+                self._async_apply(member, decision)
 
     async def _async_tick(self, _now: datetime | None) -> None:
-        if self._grid is None:  # pragma: no cover - set as soon as a station joins
+        if self._grid is None:  # pragma: no cover - set when the site starts
             return
         now = time.monotonic()
-        stale_after = max(STALE_MIN_S, STALE_INTERVALS * self.interval)
-        site = SiteMeasurement(
-            grid_power_w=self._grid.average.take(now, stale_after),
-            battery_power_w=self._battery.average.take(now, stale_after) if self._battery else None,
-            battery_soc=self._soc.average.take(now, stale_after) if self._soc else None,
-        )
-        # The vehicles' power over the same interval as the grid meter's: the surplus is their
-        # sum, and a point sample of one against the average of the other swings.
-        measured = self._measure_all(lambda station: self._power[station.key].take(now))
-        decisions = self.controller.step(now, site, [m for _, m in measured])
-        for (station, _), decision in zip(measured, decisions, strict=True):
-            self._async_apply(station, decision)
-        self._async_summarize(site, decisions)
-
-    @callback
-    def _async_summarize(self, site: SiteMeasurement, decisions: list[Decision]) -> None:
-        """What the site entities show after a control step."""
-        self.surplus_w = next((d.surplus_w for d in decisions if d.surplus_w is not None), None)
-        if self.surplus_w is None and site.grid_power_w is not None:
-            self.surplus_w = -site.grid_power_w
-        self.state = site_state(site, decisions)
-        self._async_notify()
-
-    def _measure_all(
-        self, power_of: Callable[[SolarStation], float | None]
-    ) -> list[tuple[SolarStation, StationMeasurement]]:
-        """Every reachable station of the site with its measurement (vehicle power as given)."""
-        measured: list[tuple[SolarStation, StationMeasurement]] = []
         for station in self.stations.values():
-            measurement = self._measure(station, power_of(station))
-            if measurement is not None and station.coordinator.last_update_success:
-                measured.append((station, measurement))
-        return measured
+            self._feed_station(station, _measured_power(station), now)
+        status = self.control.step(now)
+        for decision in status.decisions:
+            if (member := self.stations.get(decision.key)) is not None:
+                self._async_apply(member, decision)
+        # What the site's entities show.
+        self.surplus_w = status.surplus_w
+        self.state = status.state
+        self.reason = status.reason
+        self.battery_share = status.battery_share
+        self._async_notify()
 
     @callback
     def _async_apply(self, station: SolarStation, decision: Decision) -> None:
