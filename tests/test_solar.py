@@ -37,13 +37,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.keba.config_flow import validate_solar_options
 from custom_components.keba.const import (
-    CONF_ALLOWED_IMPORT,
     CONF_BATTERY_CHARGE_POSITIVE,
     CONF_BATTERY_MIN_SOC,
     CONF_BATTERY_POWER_SENSOR,
     CONF_BATTERY_SOC_SENSOR,
     CONF_CHARGING_INTERVAL,
-    CONF_CONTROL_INTERVAL,
     CONF_FAILSAFE_CURRENT,
     CONF_FAILSAFE_PERSIST,
     CONF_FAILSAFE_TIMEOUT,
@@ -57,17 +55,13 @@ from custom_components.keba.const import (
     CONF_SOLAR_PHASES,
     CONF_START_DELAY,
     CONF_STOP_DELAY,
-    DEFAULT_BATTERY_MIN_SOC,
     DEFAULT_SOLAR_MAX_CURRENT,
-    DEFAULT_START_DELAY,
-    DEFAULT_STOP_DELAY,
     DOMAIN,
     SITE_UNIQUE_ID_PREFIX,
 )
 from custom_components.keba.domain_data import DATA_KEBA, is_site_entry
 from custom_components.keba.kecontact import KebaTimeoutError
 from custom_components.keba.solar import SolarManager, SolarStation
-from custom_components.keba.surplus import ChargingMode
 from simulator import Simulator
 
 from .common import FakeStation, LoopbackNet, default_reports
@@ -1063,8 +1057,10 @@ async def test_unloading_one_station_keeps_the_site(
     mock_station: FakeStation,
     second_station: FakeStation,
 ) -> None:
-    """A station unloading leaves the site running; the site unloading stops the regulation,
-    and its stations rejoin it in their modes when it is back."""
+    """A station unloading leaves the site running; a site unloading stops regulating.
+
+    Its stations rejoin it in their modes when it is back.
+    """
     first, second = Vehicle(mock_station, offered=0), Vehicle(second_station, offered=0)
     site = Home(hass, [first, second], pv=6000)
     site.report()

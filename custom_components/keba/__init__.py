@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import voluptuous as vol
 
@@ -103,7 +103,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bo
 async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
     """Set up a station or a charging site."""
     if is_site_entry(entry):
-        return await _async_setup_site(hass, entry)
+        return await _async_setup_site(hass, cast(SiteConfigEntry, entry))
     return await _async_setup_station(hass, entry)
 
 

@@ -27,7 +27,6 @@ from homeassistant.config_entries import (
     SOURCE_USER,
     ConfigEntry,
     ConfigEntryState,
-    ConfigFlow,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
@@ -37,8 +36,6 @@ from homeassistant.data_entry_flow import AbortFlow, section
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.selector import (
     BooleanSelector,
-    EntitySelector,
-    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -52,13 +49,7 @@ from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
 
 from .const import (
-    CONF_ALLOWED_IMPORT,
-    CONF_BATTERY_CHARGE_POSITIVE,
-    CONF_BATTERY_MIN_SOC,
-    CONF_BATTERY_POWER_SENSOR,
-    CONF_BATTERY_SOC_SENSOR,
     CONF_CHARGING_INTERVAL,
-    CONF_CONTROL_INTERVAL,
     CONF_FAILSAFE,
     CONF_FAILSAFE_CURRENT,
     CONF_FAILSAFE_PERSIST,
@@ -66,10 +57,7 @@ from .const import (
     CONF_FS_FALLBACK,
     CONF_FS_PERSIST,
     CONF_FS_TIMEOUT,
-    CONF_GRID_IMPORT_POSITIVE,
-    CONF_GRID_SENSOR,
     CONF_IDLE_INTERVAL,
-    CONF_PRIORITY,
     CONF_PRODUCT,
     CONF_REFRESH_INTERVAL,
     CONF_RFID,
@@ -79,20 +67,13 @@ from .const import (
     CONF_SOLAR_MAX_CURRENT,
     CONF_SOLAR_MIN_CURRENT,
     CONF_SOLAR_PHASES,
-    CONF_START_DELAY,
-    CONF_STOP_DELAY,
     CURRENT_MAX_A,
     CURRENT_MIN_A,
-    DEFAULT_ALLOWED_IMPORT,
-    DEFAULT_BATTERY_MIN_SOC,
     DEFAULT_CHARGING_INTERVAL,
-    DEFAULT_CONTROL_INTERVAL,
     DEFAULT_FAILSAFE_CURRENT,
     DEFAULT_FAILSAFE_TIMEOUT,
     DEFAULT_IDLE_INTERVAL,
     DEFAULT_SOLAR_MAX_CURRENT,
-    DEFAULT_START_DELAY,
-    DEFAULT_STOP_DELAY,
     DOMAIN,
     FAILSAFE_TIMEOUT_MAX,
     FAILSAFE_TIMEOUT_MIN,
@@ -103,9 +84,7 @@ from .const import (
     LEGACY_FS_TIMEOUT,
     LOGGER,
     MANUAL_ENTRY,
-    MAX_CONTROL_INTERVAL,
     MAX_POLL_INTERVAL,
-    MIN_CONTROL_INTERVAL,
     MIN_POLL_INTERVAL,
     PHASES_AUTO,
     RFID_CLASS_MAX_CHARS,
@@ -275,7 +254,7 @@ def _async_create_yaml_issue(hass: HomeAssistant) -> None:
     )
 
 
-class KebaConfigFlow(SiteFlowMixin, ConfigFlow, domain=DOMAIN):
+class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
     """Add a KEBA KeContact station, or a charging site (see :mod:`.site_flow`)."""
 
     VERSION = 1

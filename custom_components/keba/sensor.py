@@ -27,6 +27,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData
+from .domain_data import is_site_entry
 from .entity import KebaEntity
 from .kecontact import (
     ChargingState,
@@ -36,7 +37,6 @@ from .kecontact import (
     SessionEndReason,
     TimeQuality,
 )
-from .domain_data import is_site_entry
 from .site_entities import async_setup_site_sensors
 from .solar import SiteConfigEntry, SolarStation, async_get_manager
 from .surplus import ControllerState

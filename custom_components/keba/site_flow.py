@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 else:
     import voluptuous as vol
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_NAME
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.selector import (
@@ -86,7 +86,12 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         CONF_BATTERY_MAX_DISCHARGE,
     ),
     SECTION_PV: (CONF_PV_POWER_SENSOR, CONF_PV_FORECAST),
-    SECTION_CONTROL: (CONF_ALLOWED_IMPORT, CONF_CONTROL_INTERVAL, CONF_START_DELAY, CONF_STOP_DELAY),
+    SECTION_CONTROL: (
+        CONF_ALLOWED_IMPORT,
+        CONF_CONTROL_INTERVAL,
+        CONF_START_DELAY,
+        CONF_STOP_DELAY,
+    ),
 }
 _TOP_KEYS = (CONF_SITE_STATIONS, CONF_SHARE_EQUALLY)
 _INT_KEYS = (CONF_CONTROL_INTERVAL, CONF_START_DELAY, CONF_STOP_DELAY)
@@ -108,7 +113,11 @@ def _power_sensor() -> EntitySelector:
 def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
     return NumberSelector(
         NumberSelectorConfig(
-            min=minimum, max=maximum, step=step, mode=NumberSelectorMode.BOX, unit_of_measurement=unit
+            min=minimum,
+            max=maximum,
+            step=step,
+            mode=NumberSelectorMode.BOX,
+            unit_of_measurement=unit,
         )
     )
 
@@ -187,9 +196,11 @@ _SETTINGS_SCHEMA = vol.Schema(
     }
 )
 
-SITE_SCHEMA = vol.Schema({vol.Optional(CONF_NAME): TextSelector()}).extend(
-    _GRID_SCHEMA.schema
-).extend(_SETTINGS_SCHEMA.schema)
+SITE_SCHEMA = (
+    vol.Schema({vol.Optional(CONF_NAME): TextSelector()})
+    .extend(_GRID_SCHEMA.schema)
+    .extend(_SETTINGS_SCHEMA.schema)
+)
 
 
 def site_unique_id(grid_sensor: str) -> str:
@@ -198,7 +209,7 @@ def site_unique_id(grid_sensor: str) -> str:
 
 
 async def async_default_site_title(hass: HomeAssistant) -> str:
-    """"Charging site" in Home Assistant's language."""
+    """The default title of a site: "Charging site" in Home Assistant's language."""
     language = hass.config.language
     strings = await async_get_translations(hass, language, "device", {DOMAIN})
     return strings.get(f"component.{DOMAIN}.device.site.name", "Charging site")
@@ -291,7 +302,11 @@ def validate_site(
     # Priority ≤ buffer ≤ buffer start, where set.
     socs = [
         options[key]
-        for key in (CONF_BATTERY_PRIORITY_SOC, CONF_BATTERY_BUFFER_SOC, CONF_BATTERY_BUFFER_START_SOC)
+        for key in (
+            CONF_BATTERY_PRIORITY_SOC,
+            CONF_BATTERY_BUFFER_SOC,
+            CONF_BATTERY_BUFFER_START_SOC,
+        )
         if key in options
     ]
     if socs != sorted(socs):
@@ -312,20 +327,12 @@ def validate_site(
     return options, errors, placeholders
 
 
-class SiteFlowMixin:
-    """The steps of the config flow that add, reconfigure and import a charging site."""
+class SiteFlowMixin(ConfigFlow):
+    """The steps of the config flow that add, reconfigure and import a charging site.
 
-    if TYPE_CHECKING:
-        from homeassistant.config_entries import ConfigFlow
-
-        hass: HomeAssistant
-        async_show_form = ConfigFlow.async_show_form
-        async_create_entry = ConfigFlow.async_create_entry
-        async_abort = ConfigFlow.async_abort
-        async_set_unique_id = ConfigFlow.async_set_unique_id
-        _abort_if_unique_id_configured = ConfigFlow._abort_if_unique_id_configured
-        add_suggested_values_to_schema = ConfigFlow.add_suggested_values_to_schema
-        async_update_reload_and_abort = ConfigFlow.async_update_reload_and_abort
+    The integration's flow (:class:`.config_flow.KebaConfigFlow`) derives from it; it registers
+    no domain of its own.
+    """
 
     async def async_step_site(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Add a charging site: its grid sensor, settings and stations."""
@@ -370,7 +377,11 @@ class SiteFlowMixin:
                 self._abort_if_unique_id_configured(error="site_already_configured")
             others = [
                 entry.options.get(key)
-                for key in (CONF_BATTERY_POWER_SENSOR, CONF_BATTERY_SOC_SENSOR, CONF_PV_POWER_SENSOR)
+                for key in (
+                    CONF_BATTERY_POWER_SENSOR,
+                    CONF_BATTERY_SOC_SENSOR,
+                    CONF_PV_POWER_SENSOR,
+                )
             ]
             if grid in others:
                 errors["base"] = "same_sensor_twice"
@@ -434,4 +445,3 @@ class SiteOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
-

@@ -38,18 +38,18 @@ from homeassistant.helpers.event import (
 
 from .const import (
     CONF_ALLOWED_IMPORT,
-    CONF_BATTERY_CHARGE_POSITIVE,
-    CONF_BATTERY_PRIORITY_SOC,
-    CONF_BATTERY_POWER_SENSOR,
-    CONF_BATTERY_SOC_SENSOR,
     CONF_BATTERY_BUFFER_SOC,
     CONF_BATTERY_BUFFER_START_SOC,
+    CONF_BATTERY_CHARGE_POSITIVE,
     CONF_BATTERY_MAX_DISCHARGE,
+    CONF_BATTERY_POWER_SENSOR,
+    CONF_BATTERY_PRIORITY_SOC,
+    CONF_BATTERY_SOC_SENSOR,
     CONF_CONTROL_INTERVAL,
-    CONF_PV_FORECAST,
-    CONF_PV_POWER_SENSOR,
     CONF_GRID_IMPORT_POSITIVE,
     CONF_GRID_SENSOR,
+    CONF_PV_FORECAST,
+    CONF_PV_POWER_SENSOR,
     CONF_SHARE_EQUALLY,
     CONF_SITE_STATIONS,
     CONF_SOLAR_MAX_CURRENT,
@@ -311,7 +311,9 @@ def site_settings(options: dict[str, Any]) -> SiteSettings:
             max_discharge_w=level(CONF_BATTERY_MAX_DISCHARGE),
         )
     interval = float(options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL))
-    return SiteSettings(control_interval_s=max(float(MIN_CONTROL_INTERVAL), interval), battery=battery)
+    return SiteSettings(
+        control_interval_s=max(float(MIN_CONTROL_INTERVAL), interval), battery=battery
+    )
 
 
 class _Sensor:
@@ -332,6 +334,7 @@ class ChargingSite:
     """Stations sharing one grid meter, and the controller that shares its surplus."""
 
     def __init__(self, hass: HomeAssistant, entry: SiteConfigEntry) -> None:
+        """A site from its entry (started with :meth:`async_start`)."""
         self.hass = hass
         self.entry = entry
         self.grid_sensor: str = entry.data[CONF_GRID_SENSOR]
@@ -362,7 +365,9 @@ class ChargingSite:
 
     def settings(self, station: SolarStation) -> SurplusSettings:
         """The controller's settings of a member station."""
-        return settings_from_options(dict(station.entry.options), self.options, self.priority(station))
+        return settings_from_options(
+            dict(station.entry.options), self.options, self.priority(station)
+        )
 
     @callback
     def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -390,6 +395,7 @@ class ChargingSite:
 
     @callback
     def async_add(self, station: SolarStation) -> None:
+        """A member station joins (loaded after the site, or the site was (re)loaded)."""
         self.stations[station.key] = station
         station.site = self
         station.async_joined()
@@ -409,6 +415,7 @@ class ChargingSite:
 
     @callback
     def async_remove(self, station: SolarStation) -> None:
+        """A station leaves (its entry unloads, or the site stops); it keeps its mode."""
         if station.site is self:
             station.restored_phases = station.detected_phases
         self.stations.pop(station.key, None)
@@ -420,6 +427,7 @@ class ChargingSite:
 
     @callback
     def async_mode_changed(self, station: SolarStation) -> None:
+        """The station's charging mode changed: decide now."""
         if station.mode == ChargingMode.OFF:
             paused = station.decision is not None and station.decision.target_current == 0
             self.controller.forget(station.key)
