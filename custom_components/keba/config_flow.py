@@ -502,7 +502,7 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
         """Move the entry to a new address of the same station (or change a site's grid sensor)."""
         entry = self._get_reconfigure_entry()
         if is_site_entry(entry):
-            return await self.async_step_site_reconfigure(user_input, entry=entry)
+            return await self.async_step_site_reconfigure(user_input)
         expected = entry.unique_id or ""
         errors: dict[str, str] = {}
         placeholders = {"expected": expected, "serial": "", "host": entry.data.get(CONF_HOST, "")}

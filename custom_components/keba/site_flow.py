@@ -232,8 +232,15 @@ def site_sections(options: dict[str, Any], hass: HomeAssistant) -> dict[str, Any
 def serials_to_devices(hass: HomeAssistant, serials: list[str]) -> list[str]:
     """The device ids of stations given by serial number (missing devices left out)."""
     registry = dr.async_get(hass)
-    devices = [registry.async_get_device(identifiers={(DOMAIN, serial)}) for serial in serials]
-    return [device.id for device in devices if device is not None]
+    device_ids: list[str] = []
+    for serial in serials:
+        entry = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, serial)
+        if entry is None or is_site_entry(entry):
+            continue
+        device = registry.async_get_device_by_identifier((DOMAIN, serial), entry.entry_id)
+        if device is not None:
+            device_ids.append(device.id)
+    return device_ids
 
 
 def _station_serial(hass: HomeAssistant, device_id: str) -> tuple[str | None, str]:
@@ -364,10 +371,10 @@ class SiteFlowMixin(ConfigFlow):
         )
 
     async def async_step_site_reconfigure(
-        self, user_input: dict[str, Any] | None = None, *, entry: ConfigEntry[Any] | None = None
+        self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the site's grid power sensor or its sign."""
-        assert entry is not None
+        entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
             grid = user_input[CONF_GRID_SENSOR]

@@ -11,12 +11,14 @@ maximum current, phases).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_IMPORT, ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util.hass_dict import HassKey
 
 from .const import (
     CONF_ALLOWED_IMPORT,
@@ -44,6 +46,8 @@ from .const import (
 )
 from .domain_data import is_site_entry
 from .site_flow import SITE_MIGRATION, site_of_station, site_unique_id
+
+_MIGRATION_LOCK: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_site_migration")
 
 #: The version that keeps site settings in site entries.
 SITE_VERSION = (1, 2)
@@ -120,8 +124,11 @@ async def async_migrate_station_entry(hass: HomeAssistant, entry: ConfigEntry[An
     if not _old(entry) or is_site_entry(entry):
         return True
     grid = entry.options.get(CONF_GRID_SENSOR)
-    if grid and not await _async_ensure_site(hass, entry, grid):
-        return False  # the entry keeps its options; the next start tries again
+    if grid:
+        # Entries migrate side by side: one at a time makes one site of a grid sensor.
+        async with hass.data.setdefault(_MIGRATION_LOCK, asyncio.Lock()):
+            if not await _async_ensure_site(hass, entry, grid):
+                return False  # the entry keeps its options; the next start tries again
     options = {
         key: value
         for key, value in entry.options.items()
@@ -158,6 +165,8 @@ async def _async_ensure_site(hass: HomeAssistant, entry: ConfigEntry[Any], grid:
     group.sort(key=lambda other: (int(other.options.get(CONF_PRIORITY, 1)), order[other.entry_id]))
     first = group[0]
     kept = _site_settings(first)
+    # What each station had, before the flow (and the site's setup) lets other code run.
+    disagreeing = [other for other in group[1:] if _site_settings(other) != kept]
     priorities = {int(other.options.get(CONF_PRIORITY, 1)) for other in group}
     members = [other.unique_id for other in group if other.unique_id]
     result = await hass.config_entries.flow.async_init(
@@ -177,21 +186,19 @@ async def _async_ensure_site(hass: HomeAssistant, entry: ConfigEntry[Any], grid:
         LOGGER.warning("Could not create the charging site of %s: %s", grid, result)
         return False
     site_title = result.get("title") or ""
-    _async_report_disagreements(hass, site_title, first, group[1:])
+    _async_report_disagreements(hass, site_title, first.title, kept, disagreeing)
     return True
 
 
 def _async_report_disagreements(
     hass: HomeAssistant,
     site_title: str,
-    first: ConfigEntry[Any],
+    kept_from: str,
+    kept: dict[str, Any],
     stations: list[ConfigEntry[Any]],
 ) -> None:
     """A repair issue for each station whose site settings the site did not keep."""
-    kept = _site_settings(first)
     for station in stations:
-        if _site_settings(station) == kept:
-            continue
         ir.async_create_issue(
             hass,
             DOMAIN,
@@ -202,7 +209,7 @@ def _async_report_disagreements(
             translation_key=ISSUE_SITE_SETTINGS_MERGED,
             translation_placeholders={
                 "station": station.title,
-                "kept_from": first.title,
+                "kept_from": kept_from,
                 "site": site_title,
                 **_issue_placeholders(kept),
             },
