@@ -771,3 +771,36 @@ async def test_restart_keeps_the_mode_whichever_entry_loads_first(
     assert _solar_state(hass) == "charging_from_surplus"
     mock_station.pause_charging.assert_not_awaited()
     assert _currents(mock_station) in ([], [8.0])
+
+
+async def test_deleting_a_site_hands_its_stations_back(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """A deleted site leaves no station paused: the mode goes to off, the maximum is offered."""
+    mock_station.set_report(2, **{"Curr HW": 20000})
+    vehicle = Vehicle(mock_station, offered=0)
+    world = await _home(hass, [vehicle], QUICK_SITE, [_station()], pv=0)
+    await _select_mode(hass, "solar")
+    await world.step(freezer)
+    mock_station.pause_charging.assert_awaited()
+    assert vehicle.offered == 0
+
+    (site,) = _sites(hass)
+    await hass.config_entries.async_remove(site.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("select.carport_18039974_charging_mode").state == "off"
+    assert _currents(mock_station) == [20.0]
+    assert vehicle.offered == 20.0
+
+
+async def test_deleting_a_station_takes_it_off_its_site(
+    hass: HomeAssistant, mock_station: FakeStation
+) -> None:
+    """The site's list forgets a deleted station (adding it again means choosing it again)."""
+    station = _station()
+    site = _site([SERIAL, SECOND_SERIAL])
+    await _setup(hass, station, site)
+    await hass.config_entries.async_remove(station.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert site.options[CONF_SITE_STATIONS] == [SECOND_SERIAL]
+    assert site.state is ConfigEntryState.LOADED

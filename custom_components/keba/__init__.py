@@ -23,6 +23,7 @@ from .const import (
     CONF_FS_TIMEOUT,
     CONF_REFRESH_INTERVAL,
     CONF_RFID,
+    CONF_SITE_STATIONS,
     DOMAIN,
     ISSUE_PORT_IN_USE,
     LOGGER,
@@ -201,6 +202,21 @@ async def _async_setup_station(hass: HomeAssistant, entry: KebaConfigEntry) -> b
     entry.async_on_unload(lambda: solar.async_unregister(solar_station))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    """A deleted site hands its stations back; a deleted station leaves its site's list."""
+    if is_site_entry(entry):
+        if DATA_KEBA in hass.data and hass.data[DATA_KEBA].solar is not None:
+            async_get_manager(hass).async_release(list(entry.options.get(CONF_SITE_STATIONS, [])))
+        return
+    for site in hass.config_entries.async_entries(DOMAIN):
+        members = list(site.options.get(CONF_SITE_STATIONS, []))
+        if is_site_entry(site) and entry.unique_id in members:
+            members.remove(entry.unique_id)
+            hass.config_entries.async_update_entry(
+                site, options={**site.options, CONF_SITE_STATIONS: members}
+            )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:

@@ -144,6 +144,8 @@ class SolarStation:
     site: ChargingSite | None = None
     #: Phases remembered from before a restart, until a site's controller takes them.
     restored_phases: int | None = None
+    #: The site it left had paused it (``currtime 0 1``).
+    paused_by_site: bool = False
     _join_listeners: list[CALLBACK_TYPE] = field(default_factory=list)
 
     @callback
@@ -418,6 +420,9 @@ class ChargingSite:
         """A station leaves (its entry unloads, or the site stops); it keeps its mode."""
         if station.site is self:
             station.restored_phases = station.detected_phases
+            station.paused_by_site = (
+                station.decision is not None and station.decision.target_current == 0
+            )
         self.stations.pop(station.key, None)
         self._station_unsubscribe.pop(station.key)()
         self.control.forget(station.key)
@@ -653,6 +658,23 @@ class SolarManager:
             if station is not None and station.site is None:
                 site.async_add(station)
         return site
+
+    @callback
+    def async_release(self, serials: list[str]) -> None:
+        """A site was deleted: its stations go back to "off", able to charge again."""
+        for serial in serials:
+            station = self._stations.get(serial)
+            if station is None or station.site is not None or station.mode == ChargingMode.OFF:
+                continue
+            station.mode = ChargingMode.OFF
+            if station.paused_by_site:
+                station.paused_by_site = False
+                station.entry.async_create_background_task(
+                    self.hass,
+                    _send(station.coordinator, _most_of(station.coordinator)),
+                    f"KEBA {station.entry.title} left its charging site",
+                )
+            station.coordinator.async_update_listeners()
 
     @callback
     def async_remove_site(self, site: ChargingSite) -> None:
