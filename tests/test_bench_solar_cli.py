@@ -63,7 +63,7 @@ def test_end_of_day_is_accepted() -> None:
 )
 def test_bad_csv_is_refused_with_the_line(text: str, message: str) -> None:
     """Every kind of bad input names the file, the line and what is wrong."""
-    with pytest.raises(PvCsvError, match="^day.csv: ") as raised:
+    with pytest.raises(PvCsvError, match=r"^day\.csv: ") as raised:
         read_pv_csv(text, "day.csv")
     assert message in str(raised.value)
 
