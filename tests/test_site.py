@@ -56,6 +56,7 @@ from custom_components.keba.const import (
     ENTRY_KIND_SITE,
     ISSUE_SITE_SETTINGS_MERGED,
 )
+from custom_components.keba.diagnostics import async_get_config_entry_diagnostics
 from custom_components.keba.domain_data import is_site_entry
 
 from .common import FakeStation
@@ -804,3 +805,15 @@ async def test_deleting_a_station_takes_it_off_its_site(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert site.options[CONF_SITE_STATIONS] == [SECOND_SERIAL]
     assert site.state is ConfigEntryState.LOADED
+
+
+async def test_site_diagnostics(hass: HomeAssistant, mock_station: FakeStation) -> None:
+    """A site's diagnostics: its settings (member serials redacted) and its latest state."""
+    site = _site([SERIAL], **QUICK_SITE)
+    await _setup(hass, _station(), site)
+    diagnostics = await async_get_config_entry_diagnostics(hass, site)
+    assert diagnostics["entry"]["options"][CONF_SITE_STATIONS] == ["**REDACTED**"]
+    assert diagnostics["entry"]["data"][CONF_GRID_SENSOR] == GRID
+    assert diagnostics["site"]["stations_loaded"] == 1
+    assert diagnostics["site"]["state"] == "idle"
+    assert SERIAL not in str(diagnostics)

@@ -63,9 +63,9 @@ def site_device_info(entry: SiteConfigEntry) -> DeviceInfo:
     """The device of a charging site (one per grid connection)."""
     return DeviceInfo(
         identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
+        # The entry's title: the name given, or "Charging site" in the user's language.
         name=entry.title,
         entry_type=DeviceEntryType.SERVICE,
-        translation_key="site",
     )
 
 
