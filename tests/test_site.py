@@ -395,6 +395,20 @@ async def test_site_options(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_SITE_STATIONS: "station_in_other_site"}
 
+    # The site's grid sensor cannot be its battery's too.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_SITE_STATIONS: [_device(hass, SERIAL)],
+            "battery": {CONF_BATTERY_POWER_SENSOR: GRID},
+            "pv": {},
+            "control": {},
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "same_sensor_twice"}
+    assert site.options[CONF_BATTERY_POWER_SENSOR] == BATTERY
+
 
 @pytest.mark.usefixtures("no_setup")
 async def test_site_reconfigure_moves_to_another_grid_sensor(

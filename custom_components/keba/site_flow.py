@@ -438,8 +438,10 @@ class SiteOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         placeholders = {"station": "", "site": ""}
         if user_input is not None:
+            # The grid sensor (not on this form) must not be named again for another purpose.
+            grid = {CONF_GRID_SENSOR: self.config_entry.data.get(CONF_GRID_SENSOR)}
             options, errors, placeholders = validate_site(
-                self.hass, user_input, self.config_entry.entry_id
+                self.hass, {**user_input, **grid}, self.config_entry.entry_id
             )
             if not errors:
                 return self.async_create_entry(data=options)
