@@ -117,6 +117,16 @@ def _entry(
 
 
 # ------------------------------------------------------------------------------ user: search
+async def _async_start_adding_a_station(hass: HomeAssistant) -> Any:
+    """Start the user flow; with a station set up already, choose "station" in its menu."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["station", "site"]
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "station"}
+    )
+
+
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_user_lists_new_stations_and_adds_the_chosen_one(
     hass: HomeAssistant, mock_discover: AsyncMock
@@ -131,7 +141,7 @@ async def test_user_lists_new_stations_and_adds_the_chosen_one(
         _found("keba.example", "44444444"),
     ]
 
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _async_start_adding_a_station(hass)
 
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
@@ -340,7 +350,7 @@ async def test_manual_known_station_updates_its_address(hass: HomeAssistant) -> 
     entry = _entry(host="192.0.2.99")
     entry.add_to_hass(hass)
 
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _async_start_adding_a_station(hass)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: HOST})
 
     assert result["type"] is FlowResultType.ABORT
@@ -355,7 +365,7 @@ async def test_manual_known_station_at_the_same_address(hass: HomeAssistant) -> 
     entry.add_to_hass(hass)
     entry.mock_state(hass, ConfigEntryState.SETUP_RETRY)
 
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _async_start_adding_a_station(hass)
     with patch.object(hass.config_entries, "async_schedule_reload") as schedule_reload:
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_HOST: HOST}

@@ -37,6 +37,7 @@ from custom_components.keba.const import (
     CONF_STOP_DELAY,
     DOMAIN,
 )
+from custom_components.keba.domain_data import DATA_KEBA
 from custom_components.keba.solar import SolarStation
 from custom_components.keba.surplus import ChargingMode
 
@@ -82,7 +83,9 @@ async def _setup(hass: HomeAssistant, options: dict[str, Any] | None = None) -> 
 
 
 def _solar(entry: MockConfigEntry) -> SolarStation:
-    solar = entry.runtime_data.coordinator.solar
+    manager = entry.runtime_data.coordinator.hass.data[DATA_KEBA].solar
+    assert manager is not None
+    solar = manager.station(entry)
     assert solar is not None
     return solar
 
@@ -158,15 +161,15 @@ async def test_choosing_a_mode(
 async def test_solar_modes_need_a_grid_sensor(
     hass: HomeAssistant, mock_station: FakeStation
 ) -> None:
-    """Without a grid power sensor the solar modes are refused with a translated error."""
+    """Without a charging site the solar modes are refused with a translated error."""
     entry = await _setup(hass, {})
     for option in ("solar", "min_solar"):
         with pytest.raises(ServiceValidationError) as caught:
             await _select(hass, option)
         assert caught.value.translation_domain == DOMAIN
-        assert caught.value.translation_key == "solar_needs_grid_sensor"
+        assert caught.value.translation_key == "solar_needs_site"
         assert caught.value.translation_placeholders == {"station": entry.title}
-        assert "grid power sensor" in str(caught.value)
+        assert "charging site" in str(caught.value)
     assert _mode(hass) == "off"
     mock_station.set_current.assert_not_awaited()
     mock_station.pause_charging.assert_not_awaited()
@@ -182,8 +185,7 @@ async def test_p20_has_no_charging_mode(hass: HomeAssistant, mock_station: FakeS
     mock_restore_cache(hass, [State(ENTITY_ID, "min_solar")])
     entry = await _setup(hass)
     assert hass.states.get(ENTITY_ID) is None
-    solar = entry.runtime_data.coordinator.solar
-    assert solar is not None
+    solar = _solar(entry)
     assert solar.mode == ChargingMode.OFF
     for mode in (ChargingMode.FAST, ChargingMode.SOLAR, ChargingMode.MIN_SOLAR):
         with pytest.raises(ServiceValidationError) as caught:

@@ -26,7 +26,7 @@ from homeassistant.components.select import (
     SERVICE_SELECT_OPTION,
 )
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
@@ -37,13 +37,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.keba.config_flow import validate_solar_options
 from custom_components.keba.const import (
-    CONF_ALLOWED_IMPORT,
     CONF_BATTERY_CHARGE_POSITIVE,
     CONF_BATTERY_MIN_SOC,
     CONF_BATTERY_POWER_SENSOR,
     CONF_BATTERY_SOC_SENSOR,
     CONF_CHARGING_INTERVAL,
-    CONF_CONTROL_INTERVAL,
     CONF_FAILSAFE_CURRENT,
     CONF_FAILSAFE_PERSIST,
     CONF_FAILSAFE_TIMEOUT,
@@ -57,16 +55,13 @@ from custom_components.keba.const import (
     CONF_SOLAR_PHASES,
     CONF_START_DELAY,
     CONF_STOP_DELAY,
-    DEFAULT_BATTERY_MIN_SOC,
     DEFAULT_SOLAR_MAX_CURRENT,
-    DEFAULT_START_DELAY,
-    DEFAULT_STOP_DELAY,
     DOMAIN,
+    SITE_UNIQUE_ID_PREFIX,
 )
-from custom_components.keba.domain_data import DATA_KEBA
+from custom_components.keba.domain_data import DATA_KEBA, is_site_entry
 from custom_components.keba.kecontact import KebaTimeoutError
 from custom_components.keba.solar import SolarManager, SolarStation
-from custom_components.keba.surplus import ChargingMode
 from simulator import Simulator
 
 from .common import FakeStation, LoopbackNet, default_reports
@@ -301,8 +296,9 @@ def _solar_state(hass: HomeAssistant, serial: str = SERIAL) -> str:
     return _state(hass, SENSOR_DOMAIN, "solar_state", serial)
 
 
-def _surplus(hass: HomeAssistant, serial: str = SERIAL) -> float | None:
-    value = _state(hass, SENSOR_DOMAIN, "surplus_power", serial)
+def _surplus(hass: HomeAssistant) -> float | None:
+    """The surplus the site's sensor shows (the site of GRID, made by the upgrade)."""
+    value = _state(hass, SENSOR_DOMAIN, "surplus_power", f"{SITE_UNIQUE_ID_PREFIX}{GRID}")
     return None if value == STATE_UNKNOWN else float(value)
 
 
@@ -346,8 +342,14 @@ def _manager(hass: HomeAssistant) -> SolarManager:
     return manager
 
 
+def _site_entry(hass: HomeAssistant) -> ConfigEntry:
+    """The one charging site (made from the stations' options by the upgrade)."""
+    (site,) = [e for e in hass.config_entries.async_entries(DOMAIN) if is_site_entry(e)]
+    return site
+
+
 def _solar(entry: MockConfigEntry) -> SolarStation:
-    solar = entry.runtime_data.coordinator.solar
+    solar = _manager(entry.runtime_data.coordinator.hass).station(entry)
     assert solar is not None
     return solar
 
@@ -381,7 +383,8 @@ async def test_off_mode_leaves_the_station_alone(
         await site.change(pv=pv)
         await site.step(freezer)
     assert _solar_state(hass) == "off"
-    assert _surplus(hass) is None
+    # The site shows its surplus (the export: a vehicle not regulated is not counted).
+    assert _surplus(hass) == pytest.approx(12000 - 11040)
     assert _target(hass) is None
     assert _solar(entry).decision is None
     mock_station.set_current.assert_not_awaited()
@@ -532,13 +535,15 @@ async def test_fast_mode_offers_the_maximum(
 async def test_fast_mode_without_grid_sensor_offers_the_maximum_once(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
 ) -> None:
-    """Without a grid sensor there is no controller: fast sends the maximum once; no sensors."""
+    """Without a charging site there is no controller: fast sends the maximum once."""
     mock_station.set_report(2, **{"Curr HW": 20000})
     entry = _entry({CONF_SOLAR_MAX_CURRENT: 25}, grid=False)
     await _setup(hass, entry)
     registry = er.async_get(hass)
+    # No solar sensors until a charging site takes the station in.
     for key in ("surplus_power", "solar_target_current", "solar_state"):
         assert registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{SERIAL}_{key}") is None
+    assert not [e for e in hass.config_entries.async_entries(DOMAIN) if e is not entry]
     assert not _solar(entry).can_regulate
 
     await _select_mode(hass, "fast")
@@ -549,10 +554,10 @@ async def test_fast_mode_without_grid_sensor_offers_the_maximum_once(
         await hass.async_block_till_done(wait_background_tasks=True)
     assert _currents(mock_station) == [20.0]
 
-    # The solar modes need the grid sensor.
+    # The solar modes need a charging site.
     with pytest.raises(ServiceValidationError) as caught:
         await _select_mode(hass, "solar")
-    assert caught.value.translation_key == "solar_needs_grid_sensor"
+    assert caught.value.translation_key == "solar_needs_site"
     assert _state(hass, SELECT_DOMAIN, "charging_mode") == "fast"
 
     # Off sends nothing; fast again offers the maximum again.
@@ -1011,7 +1016,6 @@ async def test_two_stations_share_the_surplus_equally(
     assert _currents(second_station) == [8.0]
     await site.step(freezer)
     assert _surplus(hass) == pytest.approx(12000)
-    assert _surplus(hass, SECOND_SERIAL) == pytest.approx(12000)
     assert (first.current, second.current) == (8.0, 8.0)
 
 
@@ -1053,7 +1057,10 @@ async def test_unloading_one_station_keeps_the_site(
     mock_station: FakeStation,
     second_station: FakeStation,
 ) -> None:
-    """The site lives while one of its stations is loaded, and is gone after the last."""
+    """A station unloading leaves the site running; a site unloading stops regulating.
+
+    Its stations rejoin it in their modes when it is back.
+    """
     first, second = Vehicle(mock_station, offered=0), Vehicle(second_station, offered=0)
     site = Home(hass, [first, second], pv=6000)
     site.report()
@@ -1063,17 +1070,27 @@ async def test_unloading_one_station_keeps_the_site(
     other = _entry(options, host=SECOND_HOST, serial=SECOND_SERIAL)
     await _setup(hass, entry, other)
     manager = _manager(hass)
+    site_entry = _site_entry(hass)
 
     await _select_mode(hass, "solar", SECOND_SERIAL)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await site.step(freezer)
     assert _currents(second_station) == [8.0]
-    assert list(manager._sites) == [GRID]
+    assert list(manager._sites) == [site_entry.entry_id]
 
-    assert await hass.config_entries.async_unload(other.entry_id)
+    assert await hass.config_entries.async_unload(site_entry.entry_id)
     assert manager._sites == {}
+    await site.change(pv=12000)
     await site.step(freezer)
     assert _currents(second_station) == [8.0]
+    assert _solar_state(hass, SECOND_SERIAL) == "off"
+
+    assert await hass.config_entries.async_setup(site_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Adopted at the 8 A it was told, raised to its maximum at once (12 kW of surplus).
+    assert _currents(second_station) == [8.0, 16.0]
+    assert _solar_state(hass, SECOND_SERIAL) == "charging_from_surplus"
+    assert _state(hass, SELECT_DOMAIN, "charging_mode", SECOND_SERIAL) == "solar"
 
 
 # ---------------------------------------------------------------- the user and the controller
@@ -1182,51 +1199,38 @@ STATION_OPTIONS = {
     CONF_FAILSAFE_PERSIST: False,
 }
 
-SOLAR_FORM = {
-    CONF_GRID_SENSOR: GRID,
-    CONF_GRID_IMPORT_POSITIVE: False,
-    CONF_BATTERY_POWER_SENSOR: BATTERY,
-    CONF_BATTERY_CHARGE_POSITIVE: True,
-    CONF_BATTERY_SOC_SENSOR: SOC,
-    CONF_BATTERY_MIN_SOC: 70,
-    CONF_SOLAR_MIN_CURRENT: 7,
-    CONF_SOLAR_MAX_CURRENT: 20,
-    CONF_SOLAR_PHASES: "1",
-    CONF_START_DELAY: 60,
-    CONF_STOP_DELAY: 600,
-    CONF_ALLOWED_IMPORT: 500,
-    CONF_CONTROL_INTERVAL: 15,
-    CONF_PRIORITY: 2,
-}
+SOLAR_FORM = {CONF_SOLAR_MIN_CURRENT: 7, CONF_SOLAR_MAX_CURRENT: 20, CONF_SOLAR_PHASES: "1"}
+SOLAR_OPTIONS = {CONF_SOLAR_MIN_CURRENT: 7.0, CONF_SOLAR_MAX_CURRENT: 20.0, CONF_SOLAR_PHASES: "1"}
 
-SOLAR_OPTIONS = {
-    **SOLAR_FORM,
-    CONF_BATTERY_MIN_SOC: 70.0,
-    CONF_SOLAR_MIN_CURRENT: 7.0,
-    CONF_SOLAR_MAX_CURRENT: 20.0,
-    CONF_ALLOWED_IMPORT: 500.0,
-}
+
+def _station_entry(options: dict[str, Any]) -> MockConfigEntry:
+    """A station's entry as this version stores it (no site settings of its own)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Carport {SERIAL}",
+        unique_id=SERIAL,
+        data={CONF_HOST: "192.0.2.10"},
+        options=options,
+        version=1,
+        minor_version=2,
+    )
 
 
 @pytest.mark.usefixtures("no_setup")
-async def test_solar_options_defaults_and_save(hass: HomeAssistant) -> None:
-    """The form's defaults; saving keeps the station options; the form shows what is stored."""
-    entry = _entry(STATION_OPTIONS, grid=False)
+async def test_solar_options_are_the_vehicle_s_only(hass: HomeAssistant) -> None:
+    """The station's solar step has its vehicle's currents and phases; nothing of the site."""
+    entry = _station_entry(STATION_OPTIONS)
     entry.add_to_hass(hass)
     result = await _open_solar_options(hass, entry)
     assert result["data_schema"]({}) == {
-        CONF_GRID_IMPORT_POSITIVE: True,
-        CONF_BATTERY_CHARGE_POSITIVE: True,
-        CONF_BATTERY_MIN_SOC: DEFAULT_BATTERY_MIN_SOC,
         CONF_SOLAR_MIN_CURRENT: 6,
         CONF_SOLAR_MAX_CURRENT: DEFAULT_SOLAR_MAX_CURRENT,
         CONF_SOLAR_PHASES: "auto",
-        CONF_START_DELAY: DEFAULT_START_DELAY,
-        CONF_STOP_DELAY: DEFAULT_STOP_DELAY,
-        CONF_ALLOWED_IMPORT: 0,
-        CONF_CONTROL_INTERVAL: 10,
-        CONF_PRIORITY: 1,
     }
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**SOLAR_FORM, CONF_GRID_SENSOR: GRID}
+        )
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], SOLAR_FORM)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -1240,24 +1244,11 @@ async def test_solar_options_defaults_and_save(hass: HomeAssistant) -> None:
     }
     assert suggested == SOLAR_OPTIONS
 
-    # Sensors left empty are removed; the station options stay.
-    form = {
-        k: v
-        for k, v in SOLAR_FORM.items()
-        if k not in (CONF_BATTERY_POWER_SENSOR, CONF_BATTERY_SOC_SENSOR)
-    }
-    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert CONF_BATTERY_POWER_SENSOR not in entry.options
-    assert CONF_BATTERY_SOC_SENSOR not in entry.options
-    assert entry.options[CONF_GRID_SENSOR] == GRID
-    assert entry.options[CONF_RFID_TAG] == "04a2b3c4"
-
 
 @pytest.mark.usefixtures("no_setup")
 async def test_station_options_keep_the_solar_options(hass: HomeAssistant) -> None:
-    """Saving the station step leaves solar charging as it is, and clears what was emptied."""
-    entry = _entry({**STATION_OPTIONS, **SOLAR_OPTIONS})
+    """Saving the station step leaves the vehicle's solar options as they are."""
+    entry = _station_entry({**STATION_OPTIONS, **SOLAR_OPTIONS})
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
@@ -1286,77 +1277,52 @@ async def test_station_options_keep_the_solar_options(hass: HomeAssistant) -> No
     }
 
 
-@pytest.mark.parametrize(
-    ("changes", "errors"),
-    [
-        (
-            {CONF_SOLAR_MIN_CURRENT: 10, CONF_SOLAR_MAX_CURRENT: 8},
-            {CONF_SOLAR_MAX_CURRENT: "max_below_min_current"},
-        ),
-        ({CONF_GRID_SENSOR: None}, {CONF_GRID_SENSOR: "battery_without_grid_sensor"}),
-        (
-            {CONF_BATTERY_POWER_SENSOR: None},
-            {CONF_BATTERY_POWER_SENSOR: "soc_without_battery_power"},
-        ),
-        ({CONF_BATTERY_POWER_SENSOR: GRID}, {"base": "same_sensor_twice"}),
-        ({CONF_BATTERY_SOC_SENSOR: BATTERY}, {"base": "same_sensor_twice"}),
-    ],
-)
 @pytest.mark.usefixtures("no_setup")
-async def test_solar_options_errors_recover(
-    hass: HomeAssistant, changes: dict[str, Any], errors: dict[str, str]
-) -> None:
-    """Each error is shown on its field; corrected, the options save."""
-    entry = _entry(STATION_OPTIONS, grid=False)
+async def test_solar_options_error_recovers(hass: HomeAssistant) -> None:
+    """A maximum below the minimum is shown on its field; corrected, the options save."""
+    entry = _station_entry(STATION_OPTIONS)
     entry.add_to_hass(hass)
     result = await _open_solar_options(hass, entry)
-    form = {k: v for k, v in {**SOLAR_FORM, **changes}.items() if v is not None}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**SOLAR_FORM, CONF_SOLAR_MIN_CURRENT: 10, CONF_SOLAR_MAX_CURRENT: 8}
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == errors
+    assert result["errors"] == {CONF_SOLAR_MAX_CURRENT: "max_below_min_current"}
     assert entry.options == STATION_OPTIONS
+    _, errors = validate_solar_options({CONF_SOLAR_MIN_CURRENT: 10, CONF_SOLAR_MAX_CURRENT: 8})
+    assert errors == {CONF_SOLAR_MAX_CURRENT: "max_below_min_current"}
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], SOLAR_FORM)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {**STATION_OPTIONS, **SOLAR_OPTIONS}
 
 
-@pytest.mark.usefixtures("no_setup")
-async def test_solar_options_refuse_a_short_control_interval(hass: HomeAssistant) -> None:
-    """Under 10 s a current change would be judged before it happened: the form refuses."""
-    entry = _entry(grid=False)
-    entry.add_to_hass(hass)
-    result = await _open_solar_options(hass, entry)
-    with pytest.raises(InvalidData) as caught:
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {**SOLAR_FORM, CONF_CONTROL_INTERVAL: 5}
-        )
-    assert CONF_CONTROL_INTERVAL in str(caught.value)
-    # The check behind the form says the same.
-    _, errors = validate_solar_options({CONF_CONTROL_INTERVAL: 5})
-    assert errors == {CONF_CONTROL_INTERVAL: "control_interval_too_short"}
-
-
-async def test_saving_solar_options_reloads_into_the_new_site(
+async def test_saving_solar_options_keeps_the_site_and_the_mode(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
 ) -> None:
-    """Options take effect at once: the entry reloads, keeps its mode, joins the new sensor."""
-    _, entry = await _home(hass, mock_station, QUICK, pv=6000)
+    """The station reloads with its new maximum, back in its site and its mode."""
+    mock_station.set_report(2, **{"Curr HW": 32000})
+    site, entry = await _home(hass, mock_station, QUICK, pv=9000)
     await _select_mode(hass, "solar")
-    assert _currents(mock_station) == [8.0]
-    hass.states.async_set("sensor.other_meter", "-9000", {"unit_of_measurement": "W"})
+    assert _currents(mock_station) == [13.0]
 
     result = await _open_solar_options(hass, entry)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {**SOLAR_FORM, CONF_GRID_SENSOR: "sensor.other_meter", CONF_SOLAR_PHASES: "auto"},
+        result["flow_id"], {**SOLAR_FORM, CONF_SOLAR_MIN_CURRENT: 6, CONF_SOLAR_PHASES: "3"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is ConfigEntryState.LOADED
-    assert list(_manager(hass)._sites) == ["sensor.other_meter"]
+    assert _solar(entry).site is not None
     assert _state(hass, SELECT_DOMAIN, "charging_mode") == "solar"
-    assert _solar(entry).mode is ChargingMode.SOLAR
+    await site.step(freezer)
+    await site.step(freezer)
+    assert _currents(mock_station)[-1] == 13.0
+    await site.change(pv=30000)
+    await site.step(freezer)
+    await site.step(freezer)
+    assert _currents(mock_station)[-1] == 20.0  # the new maximum (the station allows 32 A)
+    assert site.vehicles[0].current == 20.0
 
 
 # ------------------------------------------------------------------------ real UDP, simulator

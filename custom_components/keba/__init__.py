@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import voluptuous as vol
 
@@ -23,17 +23,19 @@ from .const import (
     CONF_FS_TIMEOUT,
     CONF_REFRESH_INTERVAL,
     CONF_RFID,
+    CONF_SITE_STATIONS,
     DOMAIN,
     ISSUE_PORT_IN_USE,
     LOGGER,
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
 from .discovery import async_get_domain_data, async_setup_discovery
-from .domain_data import DATA_KEBA
+from .domain_data import DATA_KEBA, is_site_entry
 from .kecontact import STATION_PORT, KebaError, KebaPortInUseError, KebaStation
 from .ledger_store import LedgerManager
 from .services import async_setup_services
-from .solar import SolarManager
+from .site_migration import async_migrate_station_entry
+from .solar import SiteConfigEntry, SiteRuntimeData, SolarManager, async_get_manager
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -92,7 +94,38 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
+#: A charging site has a device with sensors only.
+SITE_PLATFORMS: list[Platform] = [Platform.SENSOR]
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
+    """Move a station's solar settings (version 1.1) into a charging site entry."""
+    return await async_migrate_station_entry(hass, entry)
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
+    """Set up a station or a charging site."""
+    if is_site_entry(entry):
+        return await _async_setup_site(hass, cast(SiteConfigEntry, entry))
+    return await _async_setup_station(hass, entry)
+
+
+async def _async_setup_site(hass: HomeAssistant, entry: SiteConfigEntry) -> bool:
+    """Start a charging site: follow its sensors, regulate its member stations."""
+    site = async_get_manager(hass).async_add_site(entry)
+    entry.runtime_data = SiteRuntimeData(site=site)
+    entry.async_on_unload(lambda: async_get_manager(hass).async_remove_site(site))
+    entry.async_on_unload(entry.add_update_listener(_async_reload_site))
+    await hass.config_entries.async_forward_entry_setups(entry, SITE_PLATFORMS)
+    return True
+
+
+async def _async_reload_site(hass: HomeAssistant, entry: SiteConfigEntry) -> None:
+    """New site settings or members: start the site again with them."""
+    hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
+async def _async_setup_station(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
     """Connect to one station through the shared endpoint."""
     domain_data = hass.data[DATA_KEBA]
     try:
@@ -170,17 +203,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
     entry.runtime_data = KebaRuntimeData(
         coordinator=coordinator, station=station, endpoint=endpoint, ledger=ledger
     )
-    solar = domain_data.solar
-    if solar is not None:
-        solar_station = solar.async_register(entry, coordinator)
-        coordinator.solar = solar_station
-        entry.async_on_unload(lambda: solar.async_unregister(solar_station))
+    solar = async_get_manager(hass)
+    solar_station = solar.async_register(entry, coordinator)
+    entry.async_on_unload(lambda: solar.async_unregister(solar_station))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
+async def async_remove_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    """A deleted site hands its stations back; a deleted station leaves its site's list."""
+    if is_site_entry(entry):
+        if DATA_KEBA in hass.data and hass.data[DATA_KEBA].solar is not None:
+            async_get_manager(hass).async_release(list(entry.options.get(CONF_SITE_STATIONS, [])))
+        return
+    for site in hass.config_entries.async_entries(DOMAIN):
+        members = list(site.options.get(CONF_SITE_STATIONS, []))
+        if is_site_entry(site) and entry.unique_id in members:
+            members.remove(entry.unique_id)
+            hass.config_entries.async_update_entry(
+                site, options={**site.options, CONF_SITE_STATIONS: members}
+            )
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:
     """Unload platforms, then free the station's link and, with the last entry, port 7090."""
+    if is_site_entry(entry):
+        return await hass.config_entries.async_unload_platforms(entry, SITE_PLATFORMS)
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         runtime = entry.runtime_data

@@ -27,7 +27,6 @@ from homeassistant.config_entries import (
     SOURCE_USER,
     ConfigEntry,
     ConfigEntryState,
-    ConfigFlow,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
@@ -53,14 +52,8 @@ from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
 
 from .const import (
-    CONF_ALLOWED_IMPORT,
-    CONF_BATTERY_CHARGE_POSITIVE,
-    CONF_BATTERY_MIN_SOC,
-    CONF_BATTERY_POWER_SENSOR,
-    CONF_BATTERY_SOC_SENSOR,
     CONF_CARDS,
     CONF_CHARGING_INTERVAL,
-    CONF_CONTROL_INTERVAL,
     CONF_DEFAULT_CARD_NAME,
     CONF_FAILSAFE,
     CONF_FAILSAFE_CURRENT,
@@ -69,11 +62,8 @@ from .const import (
     CONF_FS_FALLBACK,
     CONF_FS_PERSIST,
     CONF_FS_TIMEOUT,
-    CONF_GRID_IMPORT_POSITIVE,
-    CONF_GRID_SENSOR,
     CONF_IDLE_INTERVAL,
     CONF_PRICE_ENTITY,
-    CONF_PRIORITY,
     CONF_PRODUCT,
     CONF_REFRESH_INTERVAL,
     CONF_RFID,
@@ -84,21 +74,14 @@ from .const import (
     CONF_SOLAR_MAX_CURRENT,
     CONF_SOLAR_MIN_CURRENT,
     CONF_SOLAR_PHASES,
-    CONF_START_DELAY,
-    CONF_STOP_DELAY,
     CURRENT_MAX_A,
     CURRENT_MIN_A,
-    DEFAULT_ALLOWED_IMPORT,
-    DEFAULT_BATTERY_MIN_SOC,
     DEFAULT_CARD_NAME,
     DEFAULT_CHARGING_INTERVAL,
-    DEFAULT_CONTROL_INTERVAL,
     DEFAULT_FAILSAFE_CURRENT,
     DEFAULT_FAILSAFE_TIMEOUT,
     DEFAULT_IDLE_INTERVAL,
     DEFAULT_SOLAR_MAX_CURRENT,
-    DEFAULT_START_DELAY,
-    DEFAULT_STOP_DELAY,
     DOMAIN,
     FAILSAFE_TIMEOUT_MAX,
     FAILSAFE_TIMEOUT_MIN,
@@ -109,15 +92,14 @@ from .const import (
     LEGACY_FS_TIMEOUT,
     LOGGER,
     MANUAL_ENTRY,
-    MAX_CONTROL_INTERVAL,
     MAX_POLL_INTERVAL,
-    MIN_CONTROL_INTERVAL,
     MIN_POLL_INTERVAL,
     PHASES_AUTO,
     RFID_CLASS_MAX_CHARS,
     RFID_TAG_MAX_CHARS,
 )
 from .discovery import async_discover_stations, async_get_domain_data
+from .domain_data import is_site_entry
 from .kecontact import (
     STATION_PORT,
     Capabilities,
@@ -129,6 +111,7 @@ from .kecontact import (
     KebaTimeoutError,
 )
 from .ledger import parse_card_lines, seen_tags
+from .site_flow import SITE_MIGRATION, SiteFlowMixin, SiteOptionsFlow
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.
 CONF_STATION = "station"
@@ -280,11 +263,12 @@ def _async_create_yaml_issue(hass: HomeAssistant) -> None:
     )
 
 
-class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add a KEBA KeContact station."""
+class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
+    """Add a KEBA KeContact station, or a charging site (see :mod:`.site_flow`)."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    #: 1.2: solar settings moved from the stations' options into charging site entries.
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing found."""
@@ -293,8 +277,10 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> KebaOptionsFlow:
-        """Options: polling, RFID defaults, failsafe."""
+    def async_get_options_flow(config_entry: ConfigEntry) -> KebaOptionsFlow | SiteOptionsFlow:
+        """Options of a station (polling, RFID defaults, failsafe, its vehicle) or a site."""
+        if is_site_entry(config_entry):
+            return SiteOptionsFlow()
         return KebaOptionsFlow()
 
     # ---------------------------------------------------------------- helpers
@@ -369,6 +355,20 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
 
     # ------------------------------------------------------------------- user
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Add a station or, once there is one, choose between a station and a charging site."""
+        if user_input is None and any(
+            not is_site_entry(entry) for entry in self._async_current_entries(include_ignore=False)
+        ):
+            return await self.async_step_kind()
+        return await self.async_step_station(user_input)
+
+    async def async_step_kind(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A station or a charging site (the station list keeps the step id "user")."""
+        return self.async_show_menu(step_id="kind", menu_options=["station", "site"])
+
+    async def async_step_station(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Search the network and list the stations that are not set up yet."""
         if user_input is not None:
             choice = user_input[CONF_STATION]
@@ -508,8 +508,10 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Move the entry to a new address of the same station."""
+        """Move the entry to a new address of the same station (or change a site's grid sensor)."""
         entry = self._get_reconfigure_entry()
+        if is_site_entry(entry):
+            return await self.async_step_site_reconfigure(user_input)
         expected = entry.unique_id or ""
         errors: dict[str, str] = {}
         placeholders = {"expected": expected, "serial": "", "host": entry.data.get(CONF_HOST, "")}
@@ -541,9 +543,13 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
 
     # ----------------------------------------------------------------- import
     async def async_step_import(self, import_data: dict[str, Any]) -> ConfigFlowResult:
-        """Import the ``keba:`` YAML of the old core integration (once)."""
+        """Import the ``keba:`` YAML of the old core integration (once), or a migrated site."""
+        if import_data.get(SITE_MIGRATION):
+            return await self.async_step_site_import(import_data)
         host = str(import_data[CONF_HOST]).strip()
         for entry in self._async_current_entries(include_ignore=False):
+            if is_site_entry(entry):
+                continue
             if entry.source == SOURCE_IMPORT or entry.data.get(CONF_HOST) == host:
                 _async_create_yaml_issue(self.hass)
                 return self.async_abort(reason="already_configured")
@@ -689,22 +695,9 @@ def _sections(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-_SOLAR_KEYS = (
-    CONF_GRID_SENSOR,
-    CONF_GRID_IMPORT_POSITIVE,
-    CONF_BATTERY_POWER_SENSOR,
-    CONF_BATTERY_CHARGE_POSITIVE,
-    CONF_BATTERY_SOC_SENSOR,
-    CONF_BATTERY_MIN_SOC,
-    CONF_SOLAR_MIN_CURRENT,
-    CONF_SOLAR_MAX_CURRENT,
-    CONF_SOLAR_PHASES,
-    CONF_START_DELAY,
-    CONF_STOP_DELAY,
-    CONF_ALLOWED_IMPORT,
-    CONF_CONTROL_INTERVAL,
-    CONF_PRIORITY,
-)
+#: The station's own solar-charging options: its vehicle's currents and phases. Everything
+#: about the grid connection belongs to the charging site (:mod:`.site_flow`).
+_SOLAR_KEYS = (CONF_SOLAR_MIN_CURRENT, CONF_SOLAR_MAX_CURRENT, CONF_SOLAR_PHASES)
 
 
 def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
@@ -721,20 +714,6 @@ def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSel
 
 SOLAR_SCHEMA = vol.Schema(
     {
-        vol.Optional(CONF_GRID_SENSOR): EntitySelector(
-            EntitySelectorConfig(domain="sensor", device_class="power")
-        ),
-        vol.Required(CONF_GRID_IMPORT_POSITIVE, default=True): BooleanSelector(),
-        vol.Optional(CONF_BATTERY_POWER_SENSOR): EntitySelector(
-            EntitySelectorConfig(domain="sensor", device_class="power")
-        ),
-        vol.Required(CONF_BATTERY_CHARGE_POSITIVE, default=True): BooleanSelector(),
-        vol.Optional(CONF_BATTERY_SOC_SENSOR): EntitySelector(
-            EntitySelectorConfig(domain="sensor", device_class="battery")
-        ),
-        vol.Required(CONF_BATTERY_MIN_SOC, default=DEFAULT_BATTERY_MIN_SOC): _number(
-            0, 100, 1, "%"
-        ),
         vol.Required(CONF_SOLAR_MIN_CURRENT, default=CURRENT_MIN_A): _number(
             CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"
         ),
@@ -748,45 +727,21 @@ SOLAR_SCHEMA = vol.Schema(
                 mode=SelectSelectorMode.LIST,
             )
         ),
-        vol.Required(CONF_START_DELAY, default=DEFAULT_START_DELAY): _seconds(0, 3600),
-        vol.Required(CONF_STOP_DELAY, default=DEFAULT_STOP_DELAY): _seconds(0, 3600),
-        vol.Required(CONF_ALLOWED_IMPORT, default=DEFAULT_ALLOWED_IMPORT): _number(
-            0, 11000, 10, "W"
-        ),
-        vol.Required(CONF_CONTROL_INTERVAL, default=DEFAULT_CONTROL_INTERVAL): _seconds(
-            MIN_CONTROL_INTERVAL, MAX_CONTROL_INTERVAL
-        ),
-        vol.Required(CONF_PRIORITY, default=1): _number(1, 10, 1, ""),
     }
 )
 
 
 def validate_solar_options(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Check the solar-charging form; returns the options and the errors per field."""
+    """Check the station's solar-charging form; returns the options and the errors per field."""
     errors: dict[str, str] = {}
     options: dict[str, Any] = {key: user_input[key] for key in _SOLAR_KEYS if key in user_input}
-    for key in (CONF_BATTERY_MIN_SOC, CONF_SOLAR_MIN_CURRENT, CONF_SOLAR_MAX_CURRENT):
+    for key in (CONF_SOLAR_MIN_CURRENT, CONF_SOLAR_MAX_CURRENT):
         if key in options:
             options[key] = float(options[key])
-    for key in (CONF_START_DELAY, CONF_STOP_DELAY, CONF_CONTROL_INTERVAL, CONF_PRIORITY):
-        if key in options:
-            options[key] = int(options[key])
-    if CONF_ALLOWED_IMPORT in options:
-        options[CONF_ALLOWED_IMPORT] = float(options[CONF_ALLOWED_IMPORT])
     low = options.get(CONF_SOLAR_MIN_CURRENT, CURRENT_MIN_A)
     high = options.get(CONF_SOLAR_MAX_CURRENT, DEFAULT_SOLAR_MAX_CURRENT)
     if high < low:
         errors[CONF_SOLAR_MAX_CURRENT] = "max_below_min_current"
-    if options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL) < MIN_CONTROL_INTERVAL:
-        errors[CONF_CONTROL_INTERVAL] = "control_interval_too_short"
-    battery = (CONF_BATTERY_POWER_SENSOR, CONF_BATTERY_SOC_SENSOR)
-    if any(options.get(key) for key in battery) and not options.get(CONF_GRID_SENSOR):
-        errors[CONF_GRID_SENSOR] = "battery_without_grid_sensor"
-    if options.get(CONF_BATTERY_SOC_SENSOR) and not options.get(CONF_BATTERY_POWER_SENSOR):
-        errors[CONF_BATTERY_POWER_SENSOR] = "soc_without_battery_power"
-    sensors = [options.get(key) for key in (CONF_GRID_SENSOR, *battery) if options.get(key)]
-    if len(sensors) != len(set(sensors)):
-        errors["base"] = "same_sensor_twice"
     return options, errors
 
 

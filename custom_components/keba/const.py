@@ -113,3 +113,21 @@ DEFAULT_CARD_NAME: Final = "Other"
 ISSUE_LEDGER_GAP: Final = "ledger_gap"
 #: Sub-folder of Home Assistant's configuration folder that ``export_sessions`` writes into.
 EXPORT_FOLDER: Final = "keba_sessions"
+# Charging site (a config entry of its own: one per grid connection)
+#: Entry data: which kind of entry this is; absent on a station's entry.
+CONF_ENTRY_KIND: Final = "kind"
+ENTRY_KIND_SITE: Final = "site"
+#: Site options: the member stations (their serial numbers), in priority order.
+CONF_SITE_STATIONS: Final = "stations"
+#: Site option: stations share the surplus equally instead of by their order.
+CONF_SHARE_EQUALLY: Final = "share_equally"
+CONF_PV_POWER_SENSOR: Final = "pv_power_sensor"
+CONF_PV_FORECAST: Final = "pv_forecast"
+CONF_BATTERY_PRIORITY_SOC: Final = "battery_priority_soc"
+CONF_BATTERY_BUFFER_SOC: Final = "battery_buffer_soc"
+CONF_BATTERY_BUFFER_START_SOC: Final = "battery_buffer_start_soc"
+CONF_BATTERY_MAX_DISCHARGE: Final = "battery_max_discharge"
+#: Prefix of a site entry's unique id (followed by the grid sensor's entity id).
+SITE_UNIQUE_ID_PREFIX: Final = "site:"
+#: Repair issue: stations of one grid sensor had different site settings before the upgrade.
+ISSUE_SITE_SETTINGS_MERGED: Final = "site_settings_merged"

@@ -46,7 +46,6 @@ from .kecontact import (
 
 if TYPE_CHECKING:
     from .ledger_store import LedgerManager
-    from .solar import SolarStation
 
 #: Reports 101…130: the sessions a station remembers.
 HISTORY_REPORTS = 30
@@ -69,6 +68,8 @@ class KebaRuntimeData:
 type KebaConfigEntry = ConfigEntry[KebaRuntimeData]
 
 type SessionListener = Callable[[str, ChargingSession], None]
+#: Raises a translated error while something else (a charging mode) sets the current.
+type CurrentGuard = Callable[[], None]
 
 #: Told ``(latest, history)`` after reports 100 and 101…130 were read.
 type HistoryListener = Callable[[ChargingSession, list[ChargingSession]], None]
@@ -128,8 +129,9 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         self._keepalive_unsub: CALLBACK_TYPE | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._remove_station_listener = station.add_listener(self._on_station_event)
-        #: The station's part in solar charging (set once the entry is set up).
-        self.solar: SolarStation | None = None
+        #: Decides whether a person or an automation may set the current now; handed in by
+        #: whoever else may set it (the charging site), so this module needs not know it.
+        self.current_guard: CurrentGuard | None = None
 
     # ------------------------------------------------------------------ options
     @staticmethod
@@ -437,10 +439,14 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
             return False
         return current in (status.timer_current, status.user_current_limit)
 
+    def ensure_user_may_set_current(self) -> None:
+        """Raise a translated error while a charging mode sets the current."""
+        if self.current_guard is not None:
+            self.current_guard()
+
     async def async_set_current_by_user(self, current: float, delay: int = 1) -> None:
         """Set the current for a person or an automation; refused while a mode regulates it."""
-        if self.solar is not None:
-            self.solar.ensure_user_may_set_current()
+        self.ensure_user_may_set_current()
         await self.async_set_current(current, delay)
 
     async def async_set_current(self, current: float, delay: int = 1) -> None:

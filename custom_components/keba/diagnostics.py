@@ -19,6 +19,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_CARDS, CONF_RFID_CLASS, CONF_RFID_TAG, CONF_SERIAL
 from .coordinator import KebaConfigEntry
+from .domain_data import is_site_entry
 from .kecontact import KebaError
 
 #: Keys redacted wherever they appear (entry data and options, reports, raw extra fields).
@@ -155,7 +156,9 @@ def _ledger_diagnostics(entry: KebaConfigEntry) -> dict[str, Any] | None:
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: KebaConfigEntry
 ) -> dict[str, Any]:
-    """Return the diagnostics of a station's entry."""
+    """Return the diagnostics of a station's entry (or of a charging site's)."""
+    if is_site_entry(entry):
+        return _site_diagnostics(entry)
     runtime = entry.runtime_data
     coordinator = runtime.coordinator
     station = runtime.station
@@ -192,3 +195,26 @@ async def async_get_config_entry_diagnostics(
         "endpoint": _endpoint_diagnostics(entry),
     }
     return _scrub(async_redact_data(diagnostics, TO_REDACT), secrets)
+
+
+def _site_diagnostics(entry: Any) -> dict[str, Any]:
+    """A charging site: its settings, members and latest state."""
+    site = entry.runtime_data.site
+    options = dict(entry.options)
+    # Member stations are listed by serial number, which station diagnostics redact too.
+    options["stations"] = [REDACTED for _ in options.get("stations", [])]
+    return {
+        "entry": {
+            "title": entry.title,
+            "unique_id": entry.unique_id,
+            "data": dict(entry.data),
+            "options": options,
+        },
+        "site": {
+            "state": as_plain(site.state),
+            "surplus_w": site.surplus_w,
+            "battery_share": site.battery_share,
+            "interval_s": site.interval,
+            "stations_loaded": len(site.stations),
+        },
+    }

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DEFAULT_DISCOVERY_INTERVAL, DOMAIN
+from .const import CONF_ENTRY_KIND, DEFAULT_DISCOVERY_INTERVAL, DOMAIN, ENTRY_KIND_SITE
 from .kecontact import EndpointPool
 
 if TYPE_CHECKING:
@@ -29,3 +30,8 @@ class KebaDomainData:
 
 
 DATA_KEBA: HassKey[KebaDomainData] = HassKey(DOMAIN)
+
+
+def is_site_entry(entry: ConfigEntry[Any]) -> bool:
+    """Whether ``entry`` is a charging site (not a station)."""
+    return entry.data.get(CONF_ENTRY_KIND) == ENTRY_KIND_SITE

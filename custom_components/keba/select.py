@@ -11,7 +11,7 @@ from homeassistant.helpers.restore_state import ExtraStoredData, RestoredExtraDa
 
 from .coordinator import KebaConfigEntry, KebaCoordinator
 from .entity import KebaEntity
-from .solar import SolarStation
+from .solar import SolarStation, async_get_manager
 from .surplus import ChargingMode
 
 # Choosing a mode sends no command itself; the controller does, through the station's queue.
@@ -32,12 +32,13 @@ async def async_setup_entry(
 ) -> None:
     """Add the charging mode select."""
     coordinator = entry.runtime_data.coordinator
-    if coordinator.solar is None:  # pragma: no cover - set up with the integration
+    solar = async_get_manager(hass).station(entry)
+    if solar is None:  # pragma: no cover - registered before the platforms are set up
         return
     if not coordinator.capabilities.currtime:
         # A P20 has no ``currtime``: every mode would need the permanent ``curr``.
         return
-    async_add_entities([KebaChargingModeSelect(coordinator, coordinator.solar)])
+    async_add_entities([KebaChargingModeSelect(coordinator, solar)])
 
 
 class KebaChargingModeSelect(KebaEntity, SelectEntity, RestoreEntity):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -21,11 +22,12 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData
+from .domain_data import is_site_entry
 from .entity import KebaEntity
 from .kecontact import (
     ChargingState,
@@ -36,7 +38,8 @@ from .kecontact import (
     TimeQuality,
 )
 from .ledger_sensor import card_sensors
-from .solar import SolarStation
+from .site_entities import async_setup_site_sensors
+from .solar import SiteConfigEntry, SolarStation, async_get_manager
 from .surplus import ControllerState
 
 # Read-only: the coordinator does all the polling.
@@ -382,15 +385,6 @@ class KebaSolarSensorEntityDescription(SensorEntityDescription):
 
 SOLAR_SENSORS: tuple[KebaSolarSensorEntityDescription, ...] = (
     KebaSolarSensorEntityDescription(
-        key="surplus_power",
-        translation_key="surplus_power",
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        suggested_display_precision=0,
-        value_fn=lambda solar: solar.decision.surplus_w if solar.decision else None,
-    ),
-    KebaSolarSensorEntityDescription(
         key="solar_target_current",
         translation_key="solar_target_current",
         device_class=SensorDeviceClass.CURRENT,
@@ -416,18 +410,32 @@ async def async_setup_entry(
     entry: KebaConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors the station has."""
+    """Add the sensors the station has (or those of a charging site)."""
+    if is_site_entry(entry):
+        async_setup_site_sensors(cast(SiteConfigEntry, entry), async_add_entities)
+        return
     coordinator = entry.runtime_data.coordinator
     entities: list[SensorEntity] = [
         KebaSensorEntity(coordinator, description)
         for description in SENSORS
         if description.exists_fn(coordinator)
     ]
-    solar = coordinator.solar
-    if solar is not None and solar.can_regulate:
-        entities.extend(
+    solar = async_get_manager(hass).station(entry)
+    if solar is not None and coordinator.capabilities.currtime:
+        solar_entities = [
             KebaSolarSensorEntity(coordinator, solar, description) for description in SOLAR_SENSORS
-        )
+        ]
+        if solar.can_regulate or solar.listed_in_a_site():
+            entities.extend(solar_entities)
+        else:
+            # Added when a charging site takes the station in.
+            @callback
+            def add_solar_entities() -> None:
+                unsubscribe()
+                async_add_entities(solar_entities)
+
+            unsubscribe = solar.async_on_join(add_solar_entities)
+            entry.async_on_unload(unsubscribe)
     entities.extend(card_sensors(hass, entry))
     async_add_entities(entities)
 

@@ -48,6 +48,7 @@ from .const import (
     LOGGER,
 )
 from .coordinator import KebaConfigEntry
+from .domain_data import is_site_entry
 from .errors import command_errors
 from .kecontact.const import (
     CURRTIME_DELAY_MAX,
@@ -213,7 +214,7 @@ def async_resolve_targets(call: ServiceCall) -> list[_Target]:
 
     def add(config_entry_id: str | None, device_id: str | None, reference: str | None) -> None:
         entry = hass.config_entries.async_get_entry(config_entry_id) if config_entry_id else None
-        if entry is None or entry.domain != DOMAIN:
+        if entry is None or entry.domain != DOMAIN or is_site_entry(entry):
             if reference is not None:
                 raise _invalid("target_not_keba", target=reference)
             return
@@ -426,9 +427,8 @@ async def _async_set_current(call: ServiceCall) -> None:
 
     def prepare(entry: KebaConfigEntry) -> _Command:
         coordinator = entry.runtime_data.coordinator
-        if coordinator.solar is not None:
-            # A charging mode other than "off" is in charge of the current.
-            coordinator.solar.ensure_user_may_set_current()
+        # A charging mode other than "off" is in charge of the current.
+        coordinator.ensure_user_may_set_current()
         return lambda: coordinator.async_set_current(current, delay)
 
     await _async_run(call, prepare)

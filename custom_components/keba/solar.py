@@ -1,7 +1,8 @@
 """Solar-surplus charging inside Home Assistant: sensors in, station commands out.
 
-Stations whose options name the same grid power sensor form a site and share its surplus
-(:mod:`.surplus` decides). Every control interval the site averages its sensors over the
+A charging site is a config entry of its own (one per grid connection): it names the grid power
+sensor, the home battery and the member stations in priority order; its stations share the
+surplus (:mod:`.surplus` decides). Every control interval the site averages its sensors over the
 interval (time-weighted, so a spike does not make a decision), asks the controller, and sends
 what it decided through the protocol engine's scheduler: ``currtime <mA> 1`` to regulate,
 ``currtime 0 1`` to pause — never ``curr`` (EEPROM-free, reset at unplug) and never ``ena``,
@@ -11,12 +12,13 @@ which stays the user's switch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import math
 import time
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
 from homeassistant.core import (
     CALLBACK_TYPE,
@@ -36,14 +38,20 @@ from homeassistant.helpers.event import (
 
 from .const import (
     CONF_ALLOWED_IMPORT,
+    CONF_BATTERY_BUFFER_SOC,
+    CONF_BATTERY_BUFFER_START_SOC,
     CONF_BATTERY_CHARGE_POSITIVE,
-    CONF_BATTERY_MIN_SOC,
+    CONF_BATTERY_MAX_DISCHARGE,
     CONF_BATTERY_POWER_SENSOR,
+    CONF_BATTERY_PRIORITY_SOC,
     CONF_BATTERY_SOC_SENSOR,
     CONF_CONTROL_INTERVAL,
     CONF_GRID_IMPORT_POSITIVE,
     CONF_GRID_SENSOR,
-    CONF_PRIORITY,
+    CONF_PV_FORECAST,
+    CONF_PV_POWER_SENSOR,
+    CONF_SHARE_EQUALLY,
+    CONF_SITE_STATIONS,
     CONF_SOLAR_MAX_CURRENT,
     CONF_SOLAR_MIN_CURRENT,
     CONF_SOLAR_PHASES,
@@ -61,82 +69,47 @@ from .const import (
     PHASES_AUTO,
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
+from .domain_data import DATA_KEBA, is_site_entry
 from .kecontact import KebaError
-from .surplus import (
+from .site_control import (
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
+    BatterySettings,
     ChargingMode,
     Decision,
-    SiteMeasurement,
+    Reading,
+    SiteController,
+    SiteSettings,
+    SiteState,
     StationMeasurement,
-    SurplusController,
     SurplusSettings,
 )
-
-#: A sensor that has not reported for this many control intervals (at least a minute) is stale.
-STALE_INTERVALS = 6
-STALE_MIN_S = 60.0
 
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 
 
-def settings_from_options(options: dict[str, Any]) -> SurplusSettings:
-    """The controller's settings of one station, from its entry's options."""
+#: Options of a station's entry that belong to the station and its vehicle.
+STATION_SOLAR_KEYS = (CONF_SOLAR_MIN_CURRENT, CONF_SOLAR_MAX_CURRENT, CONF_SOLAR_PHASES)
+
+type SiteConfigEntry = ConfigEntry[SiteRuntimeData]
+
+
+def settings_from_options(
+    options: dict[str, Any], site_options: dict[str, Any] | None = None, priority: int = 1
+) -> SurplusSettings:
+    """The controller's settings of one station: its own options and its site's."""
+    site = site_options or {}
     phases = options.get(CONF_SOLAR_PHASES, PHASES_AUTO)
     return SurplusSettings(
         min_current=float(options.get(CONF_SOLAR_MIN_CURRENT, MIN_CHARGING_CURRENT)),
         max_current=float(options.get(CONF_SOLAR_MAX_CURRENT, DEFAULT_SOLAR_MAX_CURRENT)),
         phases=None if phases == PHASES_AUTO else int(phases),
-        start_delay_s=float(options.get(CONF_START_DELAY, DEFAULT_START_DELAY)),
-        stop_delay_s=float(options.get(CONF_STOP_DELAY, DEFAULT_STOP_DELAY)),
-        allowed_import_w=float(options.get(CONF_ALLOWED_IMPORT, DEFAULT_ALLOWED_IMPORT)),
-        priority=int(options.get(CONF_PRIORITY, 1)),
-        battery_min_soc=float(options.get(CONF_BATTERY_MIN_SOC, DEFAULT_BATTERY_MIN_SOC)),
+        start_delay_s=float(site.get(CONF_START_DELAY, DEFAULT_START_DELAY)),
+        stop_delay_s=float(site.get(CONF_STOP_DELAY, DEFAULT_STOP_DELAY)),
+        allowed_import_w=float(site.get(CONF_ALLOWED_IMPORT, DEFAULT_ALLOWED_IMPORT)),
+        priority=priority,
+        battery_min_soc=float(site.get(CONF_BATTERY_PRIORITY_SOC, DEFAULT_BATTERY_MIN_SOC)),
     )
-
-
-class _Average:
-    """Time-weighted average of a value over the current control interval.
-
-    Only the time the value was known counts: a sensor that was unavailable for part of the
-    interval is averaged over the rest, not diluted by zeros. Its last value holds until the
-    next one (Home Assistant reports a sensor only when it updates).
-    """
-
-    def __init__(self) -> None:
-        self.value: float | None = None
-        #: When the value was last reported (changed or not).
-        self.reported_at = -math.inf
-        self._since = -math.inf
-        self._integral = 0.0
-        self._covered = 0.0
-
-    def update(self, value: float | None, now: float) -> None:
-        """A new value (None: unknown from now on)."""
-        self._accumulate(now)
-        self.value = value
-        if value is not None:
-            self.reported_at = now
-
-    def keep_alive(self, now: float) -> None:
-        """The value was reported again unchanged: it is still fresh."""
-        if self.value is not None:
-            self.reported_at = now
-
-    def _accumulate(self, now: float) -> None:
-        if self.value is not None and now > self._since:
-            self._integral += self.value * (now - self._since)
-            self._covered += now - self._since
-        self._since = max(self._since, now)
-
-    def take(self, now: float, stale_after: float = math.inf) -> float | None:
-        """The average since the last call; None when unknown now or stale."""
-        self._accumulate(now)
-        integral, covered = self._integral, self._covered
-        self._integral = self._covered = 0.0
-        if self.value is None or now - self.reported_at > stale_after:
-            return None
-        return integral / covered if covered > 0 else self.value
 
 
 def _power(sign: float) -> Callable[[State], float | None]:
@@ -168,7 +141,30 @@ class SolarStation:
     coordinator: KebaCoordinator
     mode: ChargingMode = ChargingMode.OFF
     decision: Decision | None = None
-    site: _Site | None = None
+    site: ChargingSite | None = None
+    #: Phases remembered from before a restart, until a site's controller takes them.
+    restored_phases: int | None = None
+    #: The site it left had paused it (``currtime 0 1``).
+    paused_by_site: bool = False
+    _join_listeners: list[CALLBACK_TYPE] = field(default_factory=list)
+
+    @callback
+    def async_on_join(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``listener`` when the station joins a charging site; returns the remover."""
+        self._join_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            if listener in self._join_listeners:
+                self._join_listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def async_joined(self) -> None:
+        """The station joined a site."""
+        for listener in list(self._join_listeners):
+            listener()
 
     @property
     def key(self) -> str:
@@ -176,8 +172,13 @@ class SolarStation:
         return self.entry.entry_id
 
     @property
+    def serial(self) -> str:
+        """The station's serial number (its entry's unique id), as sites list their members."""
+        return self.entry.unique_id or self.entry.entry_id
+
+    @property
     def can_regulate(self) -> bool:
-        """A grid power sensor is configured, so the solar modes can work."""
+        """The station is in a charging site, so the solar modes can work."""
         return self.site is not None
 
     def _check_mode(self, mode: ChargingMode) -> None:
@@ -191,12 +192,24 @@ class SolarStation:
                 translation_key="solar_needs_currtime",
                 translation_placeholders={"station": self.entry.title},
             )
-        if mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR) and self.site is None:
+        if (
+            mode in (ChargingMode.SOLAR, ChargingMode.MIN_SOLAR)
+            and self.site is None
+            and not self.listed_in_a_site()
+        ):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
-                translation_key="solar_needs_grid_sensor",
+                translation_key="solar_needs_site",
                 translation_placeholders={"station": self.entry.title},
             )
+
+    def listed_in_a_site(self) -> bool:
+        """A charging site lists the station, loaded or not (yet)."""
+        return any(
+            self.serial in entry.options.get(CONF_SITE_STATIONS, ())
+            for entry in self.coordinator.hass.config_entries.async_entries(DOMAIN)
+            if is_site_entry(entry)
+        )
 
     def may_use(self, mode: ChargingMode) -> bool:
         """Whether the station can be run in ``mode`` (a grid sensor, ``currtime``)."""
@@ -236,22 +249,26 @@ class SolarStation:
         ``currtime 0 1`` again.
         """
         self.mode = mode
-        if self.site is None:
-            return
+        self.restored_phases = detected_phases
+        if self.site is not None:
+            self.restore_into(self.site)
+
+    def restore_into(self, site: ChargingSite) -> None:
+        """Hand what the station kept (its current, the vehicle's phases) to a controller."""
         status = self.coordinator.data.snapshot.status if self.coordinator.data else None
         commanded: float | None = None
-        if mode != ChargingMode.OFF and status is not None and status.vehicle_plugged:
+        if self.mode != ChargingMode.OFF and status is not None and status.vehicle_plugged:
             shown = status.current_target
             if (_measured_power(self) or 0.0) > 0 or shown == 0:
                 commanded = shown
-        self.site.controller.restore(self.key, detected_phases=detected_phases, commanded=commanded)
+        site.controller.restore(self.key, detected_phases=self.restored_phases, commanded=commanded)
 
     @property
     def detected_phases(self) -> int | None:
         """Phases the vehicle was last seen charging on."""
         if self.site is None:
-            return None
-        return self.site.controller.detected_phases(self.key)
+            return self.restored_phases
+        return self.site.controller.detected_phases(self.key) or self.restored_phases
 
     def ensure_user_may_set_current(self) -> None:
         """Refuse a manual current while the controller is in charge."""
@@ -279,66 +296,143 @@ async def _send(coordinator: KebaCoordinator, current: float) -> None:
         LOGGER.warning("Solar charging could not reach %s: %s", coordinator.station.host, err)
 
 
+def site_settings(options: dict[str, Any]) -> SiteSettings:
+    """The control module's settings of a site, from its entry's options."""
+    battery: BatterySettings | None = None
+    if options.get(CONF_BATTERY_POWER_SENSOR):
+        defaults = BatterySettings()
+
+        def level(key: str) -> float | None:
+            value = options.get(key)
+            return None if value is None else float(value)
+
+        battery = BatterySettings(
+            priority_soc=float(options.get(CONF_BATTERY_PRIORITY_SOC, defaults.priority_soc)),
+            buffer_soc=level(CONF_BATTERY_BUFFER_SOC),
+            buffer_start_soc=level(CONF_BATTERY_BUFFER_START_SOC),
+            max_discharge_w=level(CONF_BATTERY_MAX_DISCHARGE),
+        )
+    interval = float(options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL))
+    return SiteSettings(
+        control_interval_s=max(float(MIN_CONTROL_INTERVAL), interval), battery=battery
+    )
+
+
 class _Sensor:
-    """A Home Assistant sensor the site reads, averaged over the control interval."""
+    """A Home Assistant sensor the site reads, fed to the site's control logic."""
 
-    def __init__(self, entity_id: str, read: Callable[[State], float | None]) -> None:
+    def __init__(
+        self, entity_id: str, reading: Reading, read: Callable[[State], float | None]
+    ) -> None:
         self.entity_id = entity_id
+        self.reading = reading
         self._read = read
-        self.average = _Average()
 
-    def update(self, state: State | None, now: float) -> None:
-        self.average.update(self._read(state) if state is not None else None, now)
+    def value(self, state: State | None) -> float | None:
+        return self._read(state) if state is not None else None
 
 
-class _Site:
+class ChargingSite:
     """Stations sharing one grid meter, and the controller that shares its surplus."""
 
-    def __init__(self, hass: HomeAssistant, grid_sensor: str) -> None:
+    def __init__(self, hass: HomeAssistant, entry: SiteConfigEntry) -> None:
+        """A site from its entry (started with :meth:`async_start`)."""
         self.hass = hass
-        self.grid_sensor = grid_sensor
-        self.controller = SurplusController()
+        self.entry = entry
+        self.grid_sensor: str = entry.data[CONF_GRID_SENSOR]
+        self.options: dict[str, Any] = dict(entry.options)
+        #: Serial numbers of the member stations, in priority order.
+        self.members: list[str] = list(self.options.get(CONF_SITE_STATIONS, []))
+        self.control = SiteController(site_settings(self.options))
+        self.controller = self.control.controller
         self.stations: dict[str, SolarStation] = {}
         self._grid: _Sensor | None = None
-        self._battery: _Sensor | None = None
-        self._soc: _Sensor | None = None
-        #: Each station's measured power, averaged over the same interval as the grid meter.
-        self._power: dict[str, _Average] = {}
         self._station_unsubscribe: dict[str, CALLBACK_TYPE] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._listeners: list[CALLBACK_TYPE] = []
         self.interval = float(DEFAULT_CONTROL_INTERVAL)
+        #: What the site entities show: the latest surplus and the state with its reason.
+        self.surplus_w: float | None = None
+        self.state: SiteState = SiteState.IDLE
+        self.reason = ""
+        self.battery_share: float | None = None
 
     # -------------------------------------------------------------- membership
-    def _options(self) -> dict[str, Any]:
-        """Site-wide options come from the first station (they name the same sensors)."""
-        first = next(iter(self.stations.values()))
-        return dict(first.entry.options)
+    def priority(self, station: SolarStation) -> int:
+        """The station's place in the site's order (1 first); all 1 when sharing equally."""
+        if self.options.get(CONF_SHARE_EQUALLY, False):
+            return 1
+        serial = station.serial
+        return self.members.index(serial) + 1 if serial in self.members else len(self.members) + 1
+
+    def settings(self, station: SolarStation) -> SurplusSettings:
+        """The controller's settings of a member station."""
+        return settings_from_options(
+            dict(station.entry.options), self.options, self.priority(station)
+        )
+
+    @callback
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``listener`` whenever the site decided (its entities update)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def _async_notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    @callback
+    def async_start(self) -> None:
+        """Follow the site's sensors and decide every control interval."""
+        self._async_restart()
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop following the sensors; the member stations leave the site."""
+        for station in list(self.stations.values()):
+            self.async_remove(station)
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
 
     @callback
     def async_add(self, station: SolarStation) -> None:
+        """A member station joins (loaded after the site, or the site was (re)loaded)."""
         self.stations[station.key] = station
         station.site = self
-        power = self._power[station.key] = _Average()
+        station.async_joined()
 
         @callback
         def on_update() -> None:
-            power.update(_measured_power(station), time.monotonic())
+            # The vehicle's power is averaged over the same interval as the grid meter's.
+            self._feed_station(station, _measured_power(station), time.monotonic())
 
         on_update()
         self._station_unsubscribe[station.key] = station.coordinator.async_add_listener(on_update)
-        self._async_restart()
+        if station.mode != ChargingMode.OFF or station.restored_phases is not None:
+            # Joined after its mode was restored (the site loaded later, or was reloaded).
+            station.restore_into(self)
+        if station.mode != ChargingMode.OFF:
+            self.async_mode_changed(station)
 
     @callback
     def async_remove(self, station: SolarStation) -> None:
+        """A station leaves (its entry unloads, or the site stops); it keeps its mode."""
+        if station.site is self:
+            station.restored_phases = station.detected_phases
+            station.paused_by_site = (
+                station.decision is not None and station.decision.target_current == 0
+            )
         self.stations.pop(station.key, None)
-        self._power.pop(station.key, None)
         self._station_unsubscribe.pop(station.key)()
-        self.controller.forget(station.key)
+        self.control.forget(station.key)
         station.site = None
-        self._async_restart()
+        station.decision = None
+        station.coordinator.async_update_listeners()
 
     @callback
     def async_mode_changed(self, station: SolarStation) -> None:
+        """The station's charging mode changed: decide now."""
         if station.mode == ChargingMode.OFF:
             paused = station.decision is not None and station.decision.target_current == 0
             self.controller.forget(station.key)
@@ -361,42 +455,39 @@ class _Site:
     def _async_restart(self) -> None:
         while self._unsubscribe:
             self._unsubscribe.pop()()
-        if not self.stations:
-            return
-        options = self._options()
-        grid_sign = 1.0 if options.get(CONF_GRID_IMPORT_POSITIVE, True) else -1.0
+        options = self.options
+        grid_sign = 1.0 if self.entry.data.get(CONF_GRID_IMPORT_POSITIVE, True) else -1.0
         battery_sign = 1.0 if options.get(CONF_BATTERY_CHARGE_POSITIVE, True) else -1.0
-        battery_sensor = options.get(CONF_BATTERY_POWER_SENSOR)
-        soc_sensor = options.get(CONF_BATTERY_SOC_SENSOR)
-        self._grid = _Sensor(self.grid_sensor, _power(grid_sign))
-        self._battery = _Sensor(battery_sensor, _power(battery_sign)) if battery_sensor else None
-        self._soc = _Sensor(soc_sensor, _number) if soc_sensor else None
-        self.interval = max(
-            float(MIN_CONTROL_INTERVAL),
-            min(
-                float(s.entry.options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL))
-                for s in self.stations.values()
-            ),
+        self._grid = _Sensor(self.grid_sensor, Reading.GRID, _power(grid_sign))
+        sensors = [self._grid]
+        optional = (
+            (CONF_BATTERY_POWER_SENSOR, Reading.BATTERY_POWER, _power(battery_sign)),
+            (CONF_BATTERY_SOC_SENSOR, Reading.BATTERY_SOC, _number),
+            (CONF_PV_POWER_SENSOR, Reading.PV_POWER, _power(1.0)),
+            (CONF_PV_FORECAST, Reading.PV_FORECAST, _power(1.0)),
         )
+        for key, reading, read in optional:
+            if entity_id := options.get(key):
+                sensors.append(_Sensor(entity_id, reading, read))
+        self.interval = self.control.settings.control_interval_s
         now = time.monotonic()
-        tracked = {
-            sensor.entity_id: sensor
-            for sensor in (self._grid, self._battery, self._soc)
-            if sensor is not None
-        }
+        tracked = {sensor.entity_id: sensor for sensor in sensors}
         for entity_id, sensor in tracked.items():
-            sensor.update(self.hass.states.get(entity_id), now)
+            self.control.feed(sensor.reading, sensor.value(self.hass.states.get(entity_id)), now)
 
         @callback
         def on_change(event: Event[EventStateChangedData]) -> None:
-            tracked[event.data["entity_id"]].update(event.data["new_state"], time.monotonic())
+            sensor = tracked[event.data["entity_id"]]
+            self.control.feed(
+                sensor.reading, sensor.value(event.data["new_state"]), time.monotonic()
+            )
             if event.data["entity_id"] == self.grid_sensor:
                 self._async_react()
 
         @callback
         def on_report(event: Event[EventStateReportedData]) -> None:
             # Reported again with the same state: not a change, but proof it is alive.
-            tracked[event.data["entity_id"]].average.keep_alive(time.monotonic())
+            self.control.keep_alive(tracked[event.data["entity_id"]].reading, time.monotonic())
 
         self._unsubscribe.append(
             async_track_state_change_event(self.hass, list(tracked), on_change)
@@ -429,7 +520,7 @@ class _Site:
         return StationMeasurement(
             key=station.key,
             mode=station.mode,
-            settings=settings_from_options(dict(station.entry.options)),
+            settings=self.settings(station),
             vehicle_plugged=bool(status.vehicle_plugged),
             power_w=power_w or 0.0,
             currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
@@ -439,6 +530,14 @@ class _Site:
             measures_currents=meter is not None,
         )
 
+    def _feed_station(self, station: SolarStation, power_w: float | None, now: float) -> None:
+        """Hand the station's measurement to the site (or leave it out while unreachable)."""
+        measurement = self._measure(station, power_w)
+        if measurement is not None and station.coordinator.last_update_success:
+            self.control.feed_station(measurement, now)
+        else:
+            self.control.remove_station(station.key)
+
     @callback
     def _async_react(self) -> None:
         """A new grid reading: lower the currents at once if it shows import.
@@ -446,46 +545,29 @@ class _Site:
         The control interval averages, so a cloud would otherwise draw from the grid for up to
         an interval before the vehicles give way; raising and pausing wait for the interval.
         """
-        if self._grid is None or self._grid.average.value is None:  # pragma: no cover
-            return
-        site = SiteMeasurement(
-            grid_power_w=self._grid.average.value,
-            battery_power_w=self._battery.average.value if self._battery else None,
-            battery_soc=self._soc.average.value if self._soc else None,
-        )
-        measured = self._measure_all(_measured_power)
-        decisions = self.controller.react(time.monotonic(), site, [m for _, m in measured])
-        stations = {station.key: station for station, _ in measured}
-        for decision in decisions:
-            self._async_apply(stations[decision.key], decision)
+        now = time.monotonic()
+        for station in self.stations.values():
+            self._feed_station(station, _measured_power(station), now)
+        for decision in self.control.react(now):
+            if (member := self.stations.get(decision.key)) is not None:
+                self._async_apply(member, decision)
 
     async def _async_tick(self, _now: datetime | None) -> None:
-        if self._grid is None:  # pragma: no cover - set as soon as a station joins
+        if self._grid is None:  # pragma: no cover - set when the site starts
             return
         now = time.monotonic()
-        stale_after = max(STALE_MIN_S, STALE_INTERVALS * self.interval)
-        site = SiteMeasurement(
-            grid_power_w=self._grid.average.take(now, stale_after),
-            battery_power_w=self._battery.average.take(now, stale_after) if self._battery else None,
-            battery_soc=self._soc.average.take(now, stale_after) if self._soc else None,
-        )
-        # The vehicles' power over the same interval as the grid meter's: the surplus is their
-        # sum, and a point sample of one against the average of the other swings.
-        measured = self._measure_all(lambda station: self._power[station.key].take(now))
-        decisions = self.controller.step(now, site, [m for _, m in measured])
-        for (station, _), decision in zip(measured, decisions, strict=True):
-            self._async_apply(station, decision)
-
-    def _measure_all(
-        self, power_of: Callable[[SolarStation], float | None]
-    ) -> list[tuple[SolarStation, StationMeasurement]]:
-        """Every reachable station of the site with its measurement (vehicle power as given)."""
-        measured: list[tuple[SolarStation, StationMeasurement]] = []
         for station in self.stations.values():
-            measurement = self._measure(station, power_of(station))
-            if measurement is not None and station.coordinator.last_update_success:
-                measured.append((station, measurement))
-        return measured
+            self._feed_station(station, _measured_power(station), now)
+        status = self.control.step(now)
+        for decision in status.decisions:
+            if (member := self.stations.get(decision.key)) is not None:
+                self._async_apply(member, decision)
+        # What the site's entities show.
+        self.surplus_w = status.surplus_w
+        self.state = status.state
+        self.reason = status.reason
+        self.battery_share = status.battery_share
+        self._async_notify()
 
     @callback
     def _async_apply(self, station: SolarStation, decision: Decision) -> None:
@@ -519,32 +601,91 @@ def _measured_power(station: SolarStation) -> float | None:
     return status.max_current * NOMINAL_VOLTAGE * (phases or station.detected_phases or 3)
 
 
+@dataclass(kw_only=True)
+class SiteRuntimeData:
+    """What a charging site's entry holds while it is loaded."""
+
+    site: ChargingSite
+
+
 class SolarManager:
-    """All sites of the integration, by grid power sensor."""
+    """All charging sites of the integration and the stations that may join them."""
 
     def __init__(self, hass: HomeAssistant) -> None:
-        """Start with no site."""
+        """Start with no site and no station."""
         self.hass = hass
-        self._sites: dict[str, _Site] = {}
+        #: Loaded sites by their entry id.
+        self._sites: dict[str, ChargingSite] = {}
+        #: Loaded stations by their serial number.
+        self._stations: dict[str, SolarStation] = {}
+
+    def station(self, entry: KebaConfigEntry) -> SolarStation | None:
+        """The solar-charging part of a loaded station's entry."""
+        station = self._stations.get(entry.unique_id or entry.entry_id)
+        return station if station is not None and station.entry is entry else None
+
+    def _site_of(self, serial: str) -> ChargingSite | None:
+        return next((site for site in self._sites.values() if serial in site.members), None)
 
     @callback
     def async_register(self, entry: KebaConfigEntry, coordinator: KebaCoordinator) -> SolarStation:
-        """Join the entry's station to the site of its grid sensor (if one is configured)."""
+        """Take a station in; it joins the site that lists it (now or once that is loaded)."""
         station = SolarStation(entry=entry, coordinator=coordinator)
-        grid_sensor = entry.options.get(CONF_GRID_SENSOR)
-        if grid_sensor:
-            site = self._sites.get(grid_sensor)
-            if site is None:
-                site = self._sites[grid_sensor] = _Site(self.hass, grid_sensor)
+        self._stations[station.serial] = station
+        coordinator.current_guard = station.ensure_user_may_set_current
+        if (site := self._site_of(station.serial)) is not None:
             site.async_add(station)
         return station
 
     @callback
     def async_unregister(self, station: SolarStation) -> None:
-        """Leave the site; the last station stops it."""
-        site = station.site
-        if site is None:
-            return
-        site.async_remove(station)
-        if not site.stations:
-            self._sites.pop(site.grid_sensor, None)
+        """The station's entry unloads: it leaves its site."""
+        if self._stations.get(station.serial) is station:
+            del self._stations[station.serial]
+        station.coordinator.current_guard = None
+        if station.site is not None:
+            station.site.async_remove(station)
+
+    @callback
+    def async_add_site(self, entry: SiteConfigEntry) -> ChargingSite:
+        """Start a charging site; its loaded member stations join it."""
+        site = ChargingSite(self.hass, entry)
+        self._sites[entry.entry_id] = site
+        # Following the sensors first: a station joining in a mode decides at once.
+        site.async_start()
+        for serial in site.members:
+            station = self._stations.get(serial)
+            if station is not None and station.site is None:
+                site.async_add(station)
+        return site
+
+    @callback
+    def async_release(self, serials: list[str]) -> None:
+        """A site was deleted: its stations go back to "off", able to charge again."""
+        for serial in serials:
+            station = self._stations.get(serial)
+            if station is None or station.site is not None or station.mode == ChargingMode.OFF:
+                continue
+            station.mode = ChargingMode.OFF
+            if station.paused_by_site:
+                station.paused_by_site = False
+                station.entry.async_create_background_task(
+                    self.hass,
+                    _send(station.coordinator, _most_of(station.coordinator)),
+                    f"KEBA {station.entry.title} left its charging site",
+                )
+            station.coordinator.async_update_listeners()
+
+    @callback
+    def async_remove_site(self, site: ChargingSite) -> None:
+        """Stop a charging site; its stations keep their mode and wait for a site."""
+        site.async_stop()
+        self._sites.pop(site.entry.entry_id, None)
+
+
+@callback
+def async_get_manager(hass: HomeAssistant) -> SolarManager:
+    """The integration's solar manager (created with the integration)."""
+    manager = hass.data[DATA_KEBA].solar
+    assert manager is not None
+    return manager

@@ -48,24 +48,33 @@ import asyncio
 from dataclasses import dataclass, field
 import logging
 import math
+from pathlib import Path
 import time
-from types import ModuleType
 from typing import Any
 
 from custom_components.keba.kecontact import EndpointPool, KebaError, KebaStation, StationEvent
+from custom_components.keba.site_control import ChargingMode, StationMeasurement, SurplusSettings
 from simulator import Simulator
 import simulator.station as sim_station
 
-from .plant import DAY_S, Day, make_day
+from .plant import (
+    DAY_S,
+    Day,
+    HomeBattery,
+    day_from_pv,
+    import_without_vehicle,
+    make_day,
+    read_pv_csv,
+)
 from .strategies import (
     MAX_CURRENT_A,
     MIN_CURRENT_A,
     NOMINAL_VOLTAGE,
+    SITE_BATTERY,
     ControllerStrategy,
     EvccStrategy,
     NaiveStrategy,
     Strategy,
-    load_controller,
 )
 from .virtual_loop import VirtualTimeLoop
 
@@ -90,8 +99,30 @@ class RunSpec:
     kernel_timestamps: bool = False
     #: Record a row every 10 s (time, PV, house, car, grid, offered current, strategy state).
     trace: bool = False
-    #: A variant of ``surplus.py`` to run instead of the integration's (file path).
-    controller: str | None = None
+    #: Measured PV (a ``time,pv_w`` CSV file) instead of the synthetic day's; with it, the
+    #: vehicle's phases and the synthetic day whose house load is used.
+    pv_csv: str | None = None
+    phases: int = 3
+    house: str = "cloudy"
+    #: A home battery behind a hybrid inverter (kWh, state of charge at midnight in %).
+    battery_kwh: float | None = None
+    battery_soc: float = 50.0
+
+
+def build_day(spec: RunSpec) -> Day:
+    """The day a run simulates: synthetic, or measured PV with a synthetic house."""
+    if spec.pv_csv is None:
+        return make_day(spec.day, spec.seed)
+    path = Path(spec.pv_csv)
+    pv = read_pv_csv(path.read_text(), path.name)
+    return day_from_pv(spec.day, pv, phases=spec.phases, house=spec.house, seed=spec.seed)
+
+
+def build_battery(spec: RunSpec) -> HomeBattery | None:
+    """The run's home battery (a fresh one: it keeps its state of charge)."""
+    if spec.battery_kwh is None or spec.battery_kwh <= 0:
+        return None
+    return HomeBattery(capacity_wh=spec.battery_kwh * 1000.0, soc_pct=spec.battery_soc)
 
 
 @dataclass(slots=True)
@@ -102,7 +133,13 @@ class RunResult:
     strategy: str
     energy_kwh: float = 0.0
     from_surplus_kwh: float = 0.0
+    #: Of it, through the home battery.
+    from_battery_kwh: float = 0.0
     import_kwh: float = 0.0
+    #: The site's grid import over the day, with the vehicle and without it.
+    site_import_kwh: float = 0.0
+    site_import_without_vehicle_kwh: float = 0.0
+    battery_soc_end: float | None = None
     unused_kwh: float = 0.0
     unused_startable_kwh: float = 0.0
     cycles: int = 0
@@ -124,6 +161,8 @@ class RunResult:
     virtual_s: float = 0.0
     loop_jumps: int = 0
     trace: list[tuple[float, ...] | tuple[Any, ...]] = field(default_factory=list)
+    #: The controller's site state reasons as they changed: (time, state, reason).
+    reasons: list[tuple[float, str, str]] = field(default_factory=list)
 
     @property
     def surplus_share(self) -> float | None:
@@ -175,11 +214,9 @@ class _Run:
         self._tasks: set[asyncio.Task[None]] = set()
         self._probe: _Probe | None = None
         self._probe_sent = 0
-        # Grid meter: the latest sample and its time-weighted average since the last take.
+        # Grid meter: the latest sample (and the PV production at that moment).
         self._grid_latest: float | None = None
-        self._grid_since = 0.0
-        self._grid_window_start: float | None = None
-        self._grid_integral = 0.0
+        self._pv_latest = 0.0
         # Vehicle bookkeeping.
         self.plugged = False
         self.full = False
@@ -189,29 +226,21 @@ class _Run:
         self._was_busy = False
         self._repace = asyncio.Event()
         self._strategy_obj: Strategy | None = None
+        self.battery = build_battery(spec)
 
     # ---------------------------------------------------------------- SiteView
     def grid_latest_w(self) -> float | None:
         return self._grid_latest
 
-    def grid_average_w(self, now: float) -> float | None:
-        if self._grid_latest is None:
+    def pv_latest_w(self) -> float:
+        return self._pv_latest
+
+    def battery_latest(self) -> tuple[float, float] | None:
+        if self.battery is None:
             return None
-        self._accumulate(now)
-        start = self._grid_window_start if self._grid_window_start is not None else now
-        span = now - start
-        average = self._grid_integral / span if span > 0 else self._grid_latest
-        self._grid_window_start, self._grid_integral = now, 0.0
-        return average
+        return self.battery.power_w, self.battery.soc_pct
 
-    def _accumulate(self, now: float) -> None:
-        if self._grid_window_start is None:
-            self._grid_window_start = now
-        if self._grid_latest is not None:
-            self._grid_integral += self._grid_latest * (now - self._grid_since)
-        self._grid_since = max(self._grid_since, now)
-
-    def station_measurement(self, surplus: ModuleType, mode: Any, settings: Any) -> Any:
+    def station_measurement(self, mode: ChargingMode, settings: SurplusSettings) -> Any:
         # The same reading as the integration's solar._Site._measure.
         assert self.station is not None
         status, meter = self.station.snapshot.status, self.station.snapshot.meter
@@ -223,7 +252,7 @@ class _Run:
             if meter is not None
             else (None, None, None)
         )
-        return surplus.StationMeasurement(
+        return StationMeasurement(
             key="station",
             mode=mode,
             settings=settings,
@@ -327,8 +356,12 @@ class _Run:
     def _meter_sample(self, now: float) -> None:
         second = min(DAY_S - 1, int(now))
         grid = self.day.house_w[second] + self._car_power_true_w() - self.day.pv_w[second]
-        self._accumulate(now)
+        if self.battery is not None:
+            # The inverter has balanced the site by the time the meter reads it.
+            self.battery.power_w = self.battery.power_for(-grid)
+            grid += self.battery.power_w
         self._grid_latest = grid
+        self._pv_latest = self.day.pv_w[second]
         hook = getattr(self._strategy_obj, "on_grid_reading", None)
         if hook is not None:
             hook(now)
@@ -348,9 +381,20 @@ class _Run:
         surplus = max(0.0, pv - house)
         r = self.result
         kwh = 1.0 / 3_600_000.0
-        covered = min(car, surplus)
+        direct = min(car, surplus)
+        from_battery = 0.0
+        balance = pv - house - car
+        grid = -balance
+        if self.battery is not None:
+            flow = self.battery.step(balance)
+            grid = -(balance - flow)
+            # The battery covers the house first (the PV does too), then the vehicle.
+            from_battery = min(car - direct, max(0.0, -flow - max(0.0, house - pv)))
+        r.site_import_kwh += max(0.0, grid) * kwh
+        covered = direct + from_battery
         r.energy_kwh += car * kwh
         r.from_surplus_kwh += covered * kwh
+        r.from_battery_kwh += from_battery * kwh
         r.import_kwh += (car - covered) * kwh
         state = self._controller_state()
         if car > covered:
@@ -360,7 +404,7 @@ class _Run:
             p_max = plan.phases * NOMINAL_VOLTAGE * min(plan.max_current_a, MAX_CURRENT_A)
             p_max *= POWER_FACTOR
             p_min = plan.phases * NOMINAL_VOLTAGE * MIN_CURRENT_A * POWER_FACTOR
-            export = max(0.0, pv - house - car)
+            export = max(0.0, -grid)
             unused = min(export, max(0.0, p_max - car))
             r.unused_kwh += unused * kwh
             if unused > 0:
@@ -435,12 +479,13 @@ class _Run:
         phases = self.day.vehicle.phases
         match self.spec.strategy:
             case "solar" | "min_solar":
-                module = load_controller(self.spec.controller)
-                return ControllerStrategy(self, module, self.spec.strategy)
+                return ControllerStrategy(
+                    self, self.spec.strategy, battery=SITE_BATTERY if self.battery else None
+                )
             case "naive":
                 return NaiveStrategy(self, lambda: phases)
             case "evcc":
-                return EvccStrategy(self, lambda: phases)
+                return EvccStrategy(self, lambda: phases, battery=SITE_BATTERY)
         raise ValueError(f"unknown strategy {self.spec.strategy!r}")
 
     async def run(self) -> RunResult:
@@ -474,7 +519,10 @@ class _Run:
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)
             if isinstance(strategy, ControllerStrategy):
                 self.result.states = dict(strategy.states)
+                self.result.reasons = list(strategy.reasons)
             st = self.sim.stations[0]
+            if self.battery is not None:
+                self.result.battery_soc_end = self.battery.soc_pct
             self.result.meter_energy_kwh = sum(s["E pres"] for s in st.history) / 10_000.0
             self.result.commands = dict(sorted(st.commands.items()))
             self.result.violation_details = [
@@ -495,11 +543,13 @@ class _Run:
 def run_one(spec: RunSpec) -> RunResult:
     """Simulate one day with one strategy on a fresh virtual-time loop (call in a process)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    day = make_day(spec.day, spec.seed)
+    day = build_day(spec)
     with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
         loop = runner.get_loop()
         assert isinstance(loop, VirtualTimeLoop)
-        return runner.run(_Run(spec, day, loop).run())
+        result = runner.run(_Run(spec, day, loop).run())
+    result.site_import_without_vehicle_kwh = import_without_vehicle(day, build_battery(spec))
+    return result
 
 
 def surplus_share_text(result: RunResult) -> str:
@@ -508,4 +558,4 @@ def surplus_share_text(result: RunResult) -> str:
     return "–" if share is None or math.isnan(share) else f"{share * 100:.1f} %"
 
 
-__all__ = ["RunResult", "RunSpec", "run_one", "surplus_share_text"]
+__all__ = ["RunResult", "RunSpec", "build_day", "run_one", "surplus_share_text"]

@@ -224,9 +224,13 @@ def test_real_home_assistant(
     charging_serial = stations[CHARGING]["serial"]
     idle_serial = stations[IDLE]["serial"]
 
-    # The config flow as the UI runs it: the user step lists what discovery found.
+    # The config flow as the UI runs it: the user step lists what discovery found (once a
+    # station is set up, after a menu: another station or a charging site).
     for serial in (charging_serial, idle_serial):
         form = client.start_flow("keba")
+        if serial == idle_serial:
+            assert form["type"] == "menu", form
+            form = client.continue_flow(form["flow_id"], {"next_step_id": "station"})
         assert form["type"] == "form", form
         assert form["step_id"] == "user", form
         options = form["data_schema"][0]["selector"]["select"]["options"]
