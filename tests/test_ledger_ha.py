@@ -174,7 +174,8 @@ async def test_unsynced_clock_is_reconstructed_then_set(
     # The integration set the clock (setdatetime): a new session has station times.
     await wait_for(hass, lambda: any(t.startswith("setdatetime") for _, _, t in station.received))
     station.plug_in()
-    await asyncio.sleep(0.3)
+    # A plug push is believed once report 2 confirms it: unplug only after that.
+    await wait_for(hass, lambda: hass.states.get("sensor.garage_plug_state").state != "unplugged")
     station.unplug()
     await wait_for(hass, lambda: len(manager.ledger) == 3)
     latest = manager.ledger.records[-1]
