@@ -27,13 +27,23 @@ from homeassistant.components.select import (
 )
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID, CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    CONF_HOST,
+    EVENT_STATE_CHANGED,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 
 from custom_components.keba.config_flow import validate_solar_options
 from custom_components.keba.const import (
@@ -1129,6 +1139,34 @@ async def test_manual_current_is_refused_while_a_mode_rules(
         await site.step(freezer)
     assert _currents(mock_station) == [*sent, 12.0]
     mock_station.pause_charging.assert_not_awaited()
+
+
+async def test_refused_current_writes_the_real_value_back(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """A slider dragged while a mode rules gets the real value at once, not after a poll.
+
+    The frontend keeps the dragged value until a ``state_changed`` event arrives, so the
+    refusal must write one, with the value report 2 shows.
+    """
+    await _home(hass, mock_station, QUICK, pv=6000)
+    await _select_mode(hass, "fast")
+    entity = _entity(hass, NUMBER_DOMAIN, "charging_current")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    events = async_capture_events(hass, EVENT_STATE_CHANGED)
+    with pytest.raises(ServiceValidationError):
+        await _set_number(hass, 7)
+    written = [e.data["new_state"] for e in events if e.data["entity_id"] == entity]
+    assert len(written) == 1
+    status = mock_station.snapshot.status
+    assert status is not None
+    # Fast mode's currtime is running: its target is what the station will offer.
+    real = status.timer_current if status.timer_timeout_s else status.user_current_limit
+    assert real not in (None, 7)
+    assert float(written[0].state) == real
+    state = hass.states.get(entity)
+    assert state is not None
+    assert float(state.state) == real
 
 
 @pytest.mark.parametrize("plugged", [True, False])

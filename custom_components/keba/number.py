@@ -124,6 +124,14 @@ class KebaNumberEntity(KebaEntity, NumberEntity):
         return self.entity_description.value_fn(self.coordinator.data)
 
     async def async_set_native_value(self, value: float) -> None:
-        """Send the value; the station's reports confirm it."""
-        with command_errors(self.coordinator.station.host):
-            await self.entity_description.set_fn(self.coordinator, value)
+        """Send the value; the station's reports confirm it.
+
+        When the change is refused (a charging mode is in charge, bad input, no answer), the
+        real value is written back at once, so that a slider does not stay where it was dragged.
+        """
+        try:
+            with command_errors(self.coordinator.station.host):
+                await self.entity_description.set_fn(self.coordinator, value)
+        except Exception:
+            self.async_write_real_state()
+            raise
