@@ -589,6 +589,20 @@ async def test_reconfigure_moves_the_entry(hass: HomeAssistant) -> None:
     schedule_reload.assert_called_once_with(entry.entry_id)
 
 
+@pytest.mark.usefixtures("station")
+async def test_reconfigure_same_address_says_so(hass: HomeAssistant) -> None:
+    """Confirming the address the entry has already does not claim it was changed."""
+    entry = _entry(host=HOST)
+    entry.add_to_hass(hass)
+    result = await _start_reconfigure(hass, entry)
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: HOST})
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_unchanged"
+    assert entry.data[CONF_HOST] == HOST
+
+
 async def test_reconfigure_errors_recover(hass: HomeAssistant, station: FakeStation) -> None:
     """Bad address, silent station and another station are refused; then it works."""
     entry = _entry(serial="11111111", host="192.0.2.99")

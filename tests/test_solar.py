@@ -68,7 +68,6 @@ from custom_components.keba.const import (
     CONF_START_DELAY,
     CONF_STOP_DELAY,
     DEFAULT_BATTERY_MIN_SOC,
-    DEFAULT_SOLAR_MAX_CURRENT,
     DEFAULT_START_DELAY,
     DEFAULT_STOP_DELAY,
     DOMAIN,
@@ -537,6 +536,30 @@ async def test_fast_mode_offers_the_maximum(
     assert _solar_state(hass) == "fast"
     mock_station.pause_charging.assert_not_awaited()
     _assert_only_currtime(mock_station)
+
+
+@pytest.mark.parametrize("grid", [True, False], ids=["site", "no-grid-sensor"])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, 32.0), ({CONF_SOLAR_MAX_CURRENT: 25}, 25.0)],
+    ids=["no-maximum", "lower-maximum"],
+)
+async def test_fast_charges_at_the_hardware_limit(
+    hass: HomeAssistant,
+    mock_station: FakeStation,
+    grid: bool,
+    options: dict[str, Any],
+    expected: float,
+) -> None:
+    """Fast offers what the station allows (Curr HW 32 A), unless the owner set less."""
+    mock_station.set_report(2, **{"Curr HW": 32000})
+    if grid:
+        await _home(hass, mock_station, {**QUICK, **options})
+    else:
+        await _setup(hass, _entry({**QUICK, **options}, grid=False))
+    await _select_mode(hass, "fast")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _currents(mock_station) == [expected]
 
 
 async def test_fast_mode_without_grid_sensor_offers_the_maximum_once(
@@ -1257,7 +1280,6 @@ async def test_solar_options_defaults_and_save(hass: HomeAssistant) -> None:
         CONF_BATTERY_CHARGE_POSITIVE: True,
         CONF_BATTERY_MIN_SOC: DEFAULT_BATTERY_MIN_SOC,
         CONF_SOLAR_MIN_CURRENT: 6,
-        CONF_SOLAR_MAX_CURRENT: DEFAULT_SOLAR_MAX_CURRENT,
         CONF_SOLAR_PHASES: "auto",
         CONF_START_DELAY: DEFAULT_START_DELAY,
         CONF_STOP_DELAY: DEFAULT_STOP_DELAY,

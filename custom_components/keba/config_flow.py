@@ -90,7 +90,6 @@ from .const import (
     DEFAULT_FAILSAFE_CURRENT,
     DEFAULT_FAILSAFE_TIMEOUT,
     DEFAULT_IDLE_INTERVAL,
-    DEFAULT_SOLAR_MAX_CURRENT,
     DEFAULT_START_DELAY,
     DEFAULT_STOP_DELAY,
     DOMAIN,
@@ -518,11 +517,14 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
                     errors["base"] = "wrong_station"
                     placeholders["serial"] = station.serial
                 else:
+                    moved = host != entry.data.get(CONF_HOST)
                     changed = self.hass.config_entries.async_update_entry(
                         entry, data={**entry.data, CONF_HOST: host, CONF_PRODUCT: station.product}
                     )
                     self._async_reload_for_update(entry, changed)
-                    return self.async_abort(reason="reconfigure_successful")
+                    # Only say the address changed when it did.
+                    reason = "reconfigure_successful" if moved else "reconfigure_unchanged"
+                    return self.async_abort(reason=reason)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
@@ -731,9 +733,8 @@ SOLAR_SCHEMA = vol.Schema(
         vol.Required(CONF_SOLAR_MIN_CURRENT, default=CURRENT_MIN_A): _number(
             CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"
         ),
-        vol.Required(CONF_SOLAR_MAX_CURRENT, default=DEFAULT_SOLAR_MAX_CURRENT): _number(
-            CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"
-        ),
+        # Empty: the station's hardware limit (Curr HW), for Fast and for surplus alike.
+        vol.Optional(CONF_SOLAR_MAX_CURRENT): _number(CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"),
         vol.Required(CONF_SOLAR_PHASES, default=PHASES_AUTO): SelectSelector(
             SelectSelectorConfig(
                 options=[PHASES_AUTO, "1", "3"],
@@ -767,8 +768,8 @@ def validate_solar_options(user_input: dict[str, Any]) -> tuple[dict[str, Any], 
     if CONF_ALLOWED_IMPORT in options:
         options[CONF_ALLOWED_IMPORT] = float(options[CONF_ALLOWED_IMPORT])
     low = options.get(CONF_SOLAR_MIN_CURRENT, CURRENT_MIN_A)
-    high = options.get(CONF_SOLAR_MAX_CURRENT, DEFAULT_SOLAR_MAX_CURRENT)
-    if high < low:
+    high = options.get(CONF_SOLAR_MAX_CURRENT)
+    if high is not None and high < low:
         errors[CONF_SOLAR_MAX_CURRENT] = "max_below_min_current"
     if options.get(CONF_CONTROL_INTERVAL, DEFAULT_CONTROL_INTERVAL) < MIN_CONTROL_INTERVAL:
         errors[CONF_CONTROL_INTERVAL] = "control_interval_too_short"

@@ -52,7 +52,6 @@ from .const import (
     DEFAULT_ALLOWED_IMPORT,
     DEFAULT_BATTERY_MIN_SOC,
     DEFAULT_CONTROL_INTERVAL,
-    DEFAULT_SOLAR_MAX_CURRENT,
     DEFAULT_START_DELAY,
     DEFAULT_STOP_DELAY,
     DOMAIN,
@@ -60,7 +59,12 @@ from .const import (
     MIN_CONTROL_INTERVAL,
     PHASES_AUTO,
 )
-from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
+from .coordinator import (
+    FALLBACK_HARDWARE_LIMIT_A,
+    KebaConfigEntry,
+    KebaCoordinator,
+    hardware_limit,
+)
 from .kecontact import KebaError
 from .surplus import (
     MIN_CHARGING_CURRENT,
@@ -80,12 +84,19 @@ STALE_MIN_S = 60.0
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 
 
-def settings_from_options(options: dict[str, Any]) -> SurplusSettings:
-    """The controller's settings of one station, from its entry's options."""
+def settings_from_options(
+    options: dict[str, Any], hardware_limit_a: float = FALLBACK_HARDWARE_LIMIT_A
+) -> SurplusSettings:
+    """The controller's settings of one station, from its entry's options.
+
+    Without a maximum current in the options the station's hardware limit (``Curr HW``,
+    ``hardware_limit_a``) is the maximum: Fast then charges as fast as the station allows.
+    """
     phases = options.get(CONF_SOLAR_PHASES, PHASES_AUTO)
+    maximum = options.get(CONF_SOLAR_MAX_CURRENT)
     return SurplusSettings(
         min_current=float(options.get(CONF_SOLAR_MIN_CURRENT, MIN_CHARGING_CURRENT)),
-        max_current=float(options.get(CONF_SOLAR_MAX_CURRENT, DEFAULT_SOLAR_MAX_CURRENT)),
+        max_current=float(hardware_limit_a if maximum is None else maximum),
         phases=None if phases == PHASES_AUTO else int(phases),
         start_delay_s=float(options.get(CONF_START_DELAY, DEFAULT_START_DELAY)),
         stop_delay_s=float(options.get(CONF_STOP_DELAY, DEFAULT_STOP_DELAY)),
@@ -219,8 +230,9 @@ class SolarStation:
     @callback
     def _async_apply_fast(self) -> None:
         """Without a site, fast mode just offers the maximum once."""
-        settings = settings_from_options(dict(self.entry.options))
-        limit = min(settings.max_current, _most_of(self.coordinator))
+        most = _most_of(self.coordinator)
+        settings = settings_from_options(dict(self.entry.options), most)
+        limit = min(settings.max_current, most)
         self.entry.async_create_background_task(
             self.coordinator.hass,
             _send(self.coordinator, float(math.floor(limit))),
@@ -429,7 +441,9 @@ class _Site:
         return StationMeasurement(
             key=station.key,
             mode=station.mode,
-            settings=settings_from_options(dict(station.entry.options)),
+            settings=settings_from_options(
+                dict(station.entry.options), _most_of(station.coordinator)
+            ),
             vehicle_plugged=bool(status.vehicle_plugged),
             power_w=power_w or 0.0,
             currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
