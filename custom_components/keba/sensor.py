@@ -21,9 +21,11 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData
 from .entity import KebaEntity
@@ -44,12 +46,24 @@ PARALLEL_UPDATES = 0
 type SensorValue = StateType | datetime
 
 
+#: A slowly rising meter value is written at most this often while it rises…
+METER_WRITE_INTERVAL = timedelta(seconds=10)
+#: …and only once it has risen by this much (kWh) — whichever comes later.
+METER_WRITE_STEP_KWH = 0.01
+#: A smaller rise held back is written after this long at the latest.
+METER_FLUSH_AFTER = timedelta(seconds=60)
+
+
 @dataclass(frozen=True, kw_only=True)
 class KebaSensorEntityDescription(SensorEntityDescription):
     """A sensor of a station: how to read it and whether the station has it."""
 
     value_fn: Callable[[KebaData], SensorValue]
     exists_fn: Callable[[KebaCoordinator], bool] = lambda _: True
+    #: A meter that rises steadily while charging (``E pres`` is pushed every second): written
+    #: at the pace of :data:`METER_WRITE_INTERVAL` and :data:`METER_WRITE_STEP_KWH`, and
+    #: exactly whenever the charging state, the plug or the session changes.
+    paced: bool = False
 
 
 def _status[T](read: Callable[[ChargingStatus], T]) -> Callable[[KebaData], T | None]:
@@ -212,6 +226,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
     KebaSensorEntityDescription(
         key="session_energy",
         translation_key="session_energy",
+        paced=True,
         device_class=SensorDeviceClass.ENERGY,
         # "E pres" starts again from zero with every session; statistics treat that as a reset.
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -223,6 +238,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
     KebaSensorEntityDescription(
         key="total_energy",
         translation_key="total_energy",
+        paced=True,
         device_class=SensorDeviceClass.ENERGY,
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
@@ -430,15 +446,91 @@ async def async_setup_entry(
     async_add_entities(entities)
 
 
+def _moment(data: KebaData) -> tuple[object, ...]:
+    """What makes a paced meter write its exact value at once when it changes."""
+    status, session = data.snapshot.status, data.snapshot.session
+    return (
+        None if status is None else status.state,
+        None if status is None else status.plug,
+        None if session is None else session.session_id,
+    )
+
+
 class KebaSensorEntity(KebaEntity, SensorEntity):
     """A sensor of a station."""
 
     entity_description: KebaSensorEntityDescription
 
+    def __init__(
+        self, coordinator: KebaCoordinator, description: KebaSensorEntityDescription
+    ) -> None:
+        """Create the sensor; a paced one remembers what it wrote last."""
+        super().__init__(coordinator, description)
+        self._written: tuple[SensorValue, bool, tuple[object, ...]] | None = None
+        self._written_at = dt_util.utcnow()
+        self._flush_unsub: CALLBACK_TYPE | None = None
+
     @property
     def native_value(self) -> SensorValue:
         """The value from the coordinator's data."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    async def async_added_to_hass(self) -> None:
+        """Cancel a pending write of a paced meter when the entity goes away."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._cancel_flush)
+
+    @callback
+    def _cancel_flush(self) -> None:
+        if self._flush_unsub is not None:
+            self._flush_unsub()
+            self._flush_unsub = None
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state; a paced meter holds back small rises (recorder rows)."""
+        if self.entity_description.paced and self._holds_back():
+            if self._flush_unsub is None:
+                self._flush_unsub = async_call_later(
+                    self.hass, self._written_at + METER_FLUSH_AFTER - dt_util.utcnow(), self._flush
+                )
+            return
+        self.async_write_ha_state()
+
+    @callback
+    def _flush(self, _now: datetime) -> None:
+        self._flush_unsub = None
+        self.async_write_ha_state()
+
+    def _holds_back(self) -> bool:
+        """Whether this update may wait: the meter only rose, by little or just now."""
+        value = self.native_value if self.available else None
+        written = self._written
+        if written is None or not isinstance(value, float):
+            return False
+        old_value, old_available, old_moment = written
+        if not isinstance(old_value, float) or not old_available:
+            return False
+        if _moment(self.coordinator.data) != old_moment or value < old_value:
+            return False
+        return (
+            dt_util.utcnow() - self._written_at < METER_WRITE_INTERVAL
+            # (less a rounding error: 0.1 Wh steps in kWh are not exact in binary)
+            or value - old_value < METER_WRITE_STEP_KWH - 1e-9
+        )
+
+    @callback
+    def async_write_ha_state(self) -> None:
+        """Write the state and remember it (what a paced meter compares with)."""
+        if self.entity_description.paced:
+            self._cancel_flush()
+            self._written = (
+                self.native_value if self.available else None,
+                self.available,
+                _moment(self.coordinator.data),
+            )
+            self._written_at = dt_util.utcnow()
+        super().async_write_ha_state()
 
 
 class KebaSolarSensorEntity(KebaEntity, SensorEntity):
