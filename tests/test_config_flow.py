@@ -871,6 +871,14 @@ def _sections() -> dict[str, dict[str, Any]]:
     }
 
 
+def _collapsed(result: Any) -> dict[str, bool]:
+    """Which sections of the station options form are shown collapsed."""
+    return {
+        str(key.schema): bool(value.options["collapsed"])
+        for key, value in result["data_schema"].schema.items()
+    }
+
+
 @pytest.mark.parametrize(
     ("section", "values", "error"),
     [
@@ -901,11 +909,16 @@ async def test_options_errors_recover(
     entry.add_to_hass(hass)
     result = await _open_station_options(hass, entry)
 
+    assert _collapsed(result) == {"polling": False, "rfid": True, "failsafe": True}
+
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**_sections(), section: values}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {section: error}
+    # The section with the error is open when the form comes back; the others as before.
+    collapsed = {"polling": False, "rfid": True, "failsafe": True, section: False}
+    assert _collapsed(result) == collapsed
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], _sections())
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -9,6 +9,7 @@ reappears at another address has its entry moved there.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 import ipaddress
 from typing import TYPE_CHECKING, Any
@@ -584,54 +585,61 @@ def _seconds(minimum: int, maximum: int) -> NumberSelector:
     )
 
 
-OPTIONS_SCHEMA = vol.Schema(
-    {
-        vol.Required(SECTION_POLLING): section(
-            vol.Schema(
-                {
-                    vol.Required(
-                        CONF_CHARGING_INTERVAL, default=DEFAULT_CHARGING_INTERVAL
-                    ): _seconds(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
-                    vol.Required(CONF_IDLE_INTERVAL, default=DEFAULT_IDLE_INTERVAL): _seconds(
-                        MIN_POLL_INTERVAL, MAX_POLL_INTERVAL
-                    ),
-                }
+def options_schema(expanded: Collection[str] = ()) -> vol.Schema:
+    """The station options form; the sections in ``expanded`` are open.
+
+    Polling is always open. A section that holds an error is opened when the form is shown
+    again, so that the message is not hidden behind a collapsed section.
+    """
+    return vol.Schema(
+        {
+            vol.Required(SECTION_POLLING): section(
+                vol.Schema(
+                    {
+                        vol.Required(
+                            CONF_CHARGING_INTERVAL, default=DEFAULT_CHARGING_INTERVAL
+                        ): _seconds(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
+                        vol.Required(CONF_IDLE_INTERVAL, default=DEFAULT_IDLE_INTERVAL): _seconds(
+                            MIN_POLL_INTERVAL, MAX_POLL_INTERVAL
+                        ),
+                    }
+                ),
+                {"collapsed": False},
             ),
-            {"collapsed": False},
-        ),
-        vol.Required(SECTION_RFID): section(
-            vol.Schema(
-                {
-                    vol.Optional(CONF_RFID_TAG): TextSelector(),
-                    vol.Optional(CONF_RFID_CLASS): TextSelector(),
-                }
+            vol.Required(SECTION_RFID): section(
+                vol.Schema(
+                    {
+                        vol.Optional(CONF_RFID_TAG): TextSelector(),
+                        vol.Optional(CONF_RFID_CLASS): TextSelector(),
+                    }
+                ),
+                {"collapsed": SECTION_RFID not in expanded},
             ),
-            {"collapsed": True},
-        ),
-        vol.Required(SECTION_FAILSAFE): section(
-            vol.Schema(
-                {
-                    vol.Required(CONF_FAILSAFE_TIMEOUT, default=DEFAULT_FAILSAFE_TIMEOUT): _seconds(
-                        0, FAILSAFE_TIMEOUT_MAX
-                    ),
-                    vol.Required(
-                        CONF_FAILSAFE_CURRENT, default=DEFAULT_FAILSAFE_CURRENT
-                    ): NumberSelector(
-                        NumberSelectorConfig(
-                            min=0,
-                            max=CURRENT_MAX_A,
-                            step=1,
-                            mode=NumberSelectorMode.BOX,
-                            unit_of_measurement="A",
-                        )
-                    ),
-                    vol.Required(CONF_FAILSAFE_PERSIST, default=False): BooleanSelector(),
-                }
+            vol.Required(SECTION_FAILSAFE): section(
+                vol.Schema(
+                    {
+                        vol.Required(CONF_FAILSAFE_TIMEOUT, default=DEFAULT_FAILSAFE_TIMEOUT): _seconds(
+                            0, FAILSAFE_TIMEOUT_MAX
+                        ),
+                        vol.Required(
+                            CONF_FAILSAFE_CURRENT, default=DEFAULT_FAILSAFE_CURRENT
+                        ): NumberSelector(
+                            NumberSelectorConfig(
+                                min=0,
+                                max=CURRENT_MAX_A,
+                                step=1,
+                                mode=NumberSelectorMode.BOX,
+                                unit_of_measurement="A",
+                            )
+                        ),
+                        vol.Required(CONF_FAILSAFE_PERSIST, default=False): BooleanSelector(),
+                    }
+                ),
+                {"collapsed": SECTION_FAILSAFE not in expanded},
             ),
-            {"collapsed": True},
-        ),
-    }
-)
+        }
+    )
+
 
 _SECTION_KEYS = {
     SECTION_POLLING: (CONF_CHARGING_INTERVAL, CONF_IDLE_INTERVAL),
@@ -807,7 +815,7 @@ class KebaOptionsFlow(OptionsFlowWithReload):
         return self.async_show_form(
             step_id="station",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA,
+                options_schema(errors),
                 user_input or _sections(dict(self.config_entry.options)),
             ),
             errors=errors,
