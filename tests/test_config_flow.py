@@ -59,6 +59,8 @@ from .conftest import SERIAL, SimulatorFactory
 HOST = "192.0.2.10"
 PRODUCT = "KC-P30-EC2404B2-M0R"
 TITLE = f"KeContact P30 x-series {SERIAL}"
+#: The entry's (and device's) title: short, so that entity ids read well.
+ENTRY_TITLE = "KEBA P30"
 
 
 def _found(
@@ -149,10 +151,38 @@ async def test_user_lists_new_stations_and_adds_the_chosen_one(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "KeContact P20 c-series 22222222"
+    assert result["title"] == "KEBA P20"
     assert result["data"] == {CONF_HOST: "192.0.2.21", CONF_PRODUCT: "KC-P20-ES240030-000"}
     assert result["result"].unique_id == "22222222"
     assert result["options"] == {}
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.parametrize(
+    ("existing", "title"),
+    [
+        (None, "KEBA P30"),
+        ("KEBA P30", f"KEBA P30 {SERIAL}"),
+        ("Keba p30", f"KEBA P30 {SERIAL}"),
+        ("Garage", "KEBA P30"),
+    ],
+    ids=["first", "second", "same-slug", "first-renamed"],
+)
+async def test_title_names_the_device_short(
+    hass: HomeAssistant, mock_discover: AsyncMock, existing: str | None, title: str
+) -> None:
+    """``KEBA P30`` (entity ids ``sensor.keba_p30_…``); the serial only where ids would clash."""
+    if existing is not None:
+        MockConfigEntry(
+            domain=DOMAIN, title=existing, unique_id="11111111", data={CONF_HOST: "192.0.2.2"}
+        ).add_to_hass(hass)
+    mock_discover.return_value = [_found(HOST, SERIAL, PRODUCT)]
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATION: SERIAL}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == title
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -171,7 +201,7 @@ async def test_user_offers_a_station_the_user_ignored(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     entries = hass.config_entries.async_entries(DOMAIN, include_ignore=True)
     assert [entry.source for entry in entries] == [SOURCE_USER]
 
@@ -213,7 +243,7 @@ async def test_user_manual_choice(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
     assert result["result"].unique_id == SERIAL
     station.connect.assert_awaited_once_with(read_info=False)
@@ -259,7 +289,7 @@ async def test_user_search_errors_recover_with_the_address(
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: HOST})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
 
 
 # ------------------------------------------------------------------------------ user: manual
@@ -395,7 +425,7 @@ async def test_integration_discovery_of_a_new_station(hass: HomeAssistant) -> No
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
     assert result["result"].unique_id == SERIAL
 
@@ -506,7 +536,7 @@ async def test_dhcp_new_station(hass: HomeAssistant) -> None:
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
 
 
@@ -707,7 +737,7 @@ async def test_import(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
     assert result["options"] == options
     assert result["result"].unique_id == SERIAL
@@ -983,7 +1013,7 @@ async def test_user_flow_end_to_end(
         await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"KeContact P30 x-series {sim.stations[1].serial}"
+    assert result["title"] == ENTRY_TITLE
     entry = result["result"]
     assert entry.unique_id == sim.stations[1].serial
     assert entry.data[CONF_HOST] == loopback.station_ip(1)
@@ -1024,7 +1054,7 @@ async def test_manual_flow_end_to_end(
         await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"KeContact P30 c-series {sim.stations[0].serial}"
+    assert result["title"] == ENTRY_TITLE
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
     assert await hass.config_entries.async_unload(entry.entry_id)

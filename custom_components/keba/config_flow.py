@@ -51,6 +51,7 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
+from homeassistant.util import slugify
 
 from .const import (
     CONF_ALLOWED_IMPORT,
@@ -121,6 +122,7 @@ from .kecontact import (
     KebaPortInUseError,
     KebaStation,
     KebaTimeoutError,
+    Model,
 )
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.
@@ -158,8 +160,16 @@ class FoundStation:
 
     @property
     def title(self) -> str:
-        """Entry title, e.g. ``KeContact P30 x-series 18039974``."""
+        """Model and serial, e.g. ``KeContact P30 x-series 18039974`` (discovery card)."""
         return f"{self.model_name} {self.serial}"
+
+    @property
+    def device_name(self) -> str:
+        """Short name of the device, e.g. ``KEBA P30``; entity ids start with it."""
+        capabilities = Capabilities.from_product(self.product)
+        if capabilities.model == Model.OEM:
+            return f"{capabilities.manufacturer} Wallbox"
+        return f"{capabilities.manufacturer} {capabilities.model.value}"
 
     @property
     def label(self) -> str:
@@ -348,8 +358,15 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
     def _async_create_station_entry(
         self, station: FoundStation, options: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        # The title names the device, and the device names the entity ids:
+        # ``sensor.keba_p30_total_energy``. The serial is added only where another entry
+        # already has the short name, so that two stations' ids do not clash.
+        title = station.device_name
+        taken = {slugify(entry.title) for entry in self._async_current_entries()}
+        if slugify(title) in taken:
+            title = f"{title} {station.serial}"
         return self.async_create_entry(
-            title=station.title,
+            title=title,
             data={CONF_HOST: station.host, CONF_PRODUCT: station.product},
             options=options or {},
         )
