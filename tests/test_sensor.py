@@ -77,6 +77,12 @@ def only_sensors() -> Iterator[None]:
         yield
 
 
+def _with_report2(**fields: Any) -> dict[int, dict[str, Any]]:
+    reports = default_reports()
+    reports[2] = {**reports[2], **fields}
+    return reports
+
+
 def _state(hass: HomeAssistant, entity_registry: er.EntityRegistry, key: str) -> str:
     state = hass.states.get(entity_id_of(entity_registry, SENSOR_DOMAIN, key))
     assert state is not None
@@ -113,6 +119,27 @@ async def test_values(
     assert _state(hass, entity_registry, "session_start") == "2026-11-21T07:10:12+00:00"
     # Boot time: now minus the uptime ("Sec") of report 2.
     assert _state(hass, entity_registry, "boot_time") == "2026-11-21T06:18:25+00:00"
+
+
+@pytest.mark.parametrize(
+    ("station_reports", "shown"),
+    [
+        # The station's default 63 A is no limit of its own: the hardware limit is.
+        (_with_report2(**{"Curr user": 63000, "Curr HW": 32000}), 32.0),
+        (_with_report2(**{"Curr user": 10000, "Curr HW": 32000}), 10.0),
+        # Curr HW unknown (0): Curr user as it is.
+        (_with_report2(**{"Curr user": 63000, "Curr HW": 0}), 63.0),
+    ],
+    ids=["default", "set", "hardware-unknown"],
+)
+async def test_user_current_limit_shows_what_limits(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    init_integration: MockConfigEntry,
+    shown: float,
+) -> None:
+    """``Curr user`` above the hardware limit is shown as the hardware limit."""
+    assert float(_state(hass, entity_registry, "user_current_limit")) == shown
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

@@ -47,7 +47,7 @@ def charging_current(data: KebaData) -> float | None:
     (63 A by default), capped at the hardware limit.
     """
     if data.pending_current is not None:
-        return data.pending_current
+        return _amperes(data.pending_current)
     status = data.snapshot.status
     if status is None:
         return None
@@ -55,8 +55,17 @@ def charging_current(data: KebaData) -> float | None:
     if target is None:
         return None
     if status.timer_timeout_s:
-        return target
-    return min(target, hardware_limit(data))
+        return _amperes(target)
+    return _amperes(min(target, hardware_limit(data)))
+
+
+def _amperes(value: float) -> float:
+    """Whole amperes as an integer, so that the state reads ``16``, not ``16.0``.
+
+    The slider moves in whole amperes; a current set in milliamperes by another program keeps
+    its fraction.
+    """
+    return int(value) if value == int(value) else value
 
 
 NUMBERS: tuple[KebaNumberEntityDescription, ...] = (

@@ -98,6 +98,18 @@ def _lower_name(value: ChargingState | PlugState | SessionEndReason | None) -> s
     return None if value is None else value.name.lower()
 
 
+def _user_current_limit(status: ChargingStatus) -> float | None:
+    """``Curr user``, capped at the hardware limit: the lower one is what limits the current.
+
+    The station's default is 63 A (no limit of its own), far above any station's hardware;
+    shown as it is, it would sit next to a slider that ends at 32 A.
+    """
+    user, hardware = status.user_current_limit, status.hardware_current_limit
+    if user is None or not hardware:
+        return user
+    return min(user, hardware)
+
+
 def _power_factor(meter: MeterReading) -> float | None:
     """The model holds a fraction (0…1); Home Assistant's power factor in % is 0…100."""
     return None if meter.power_factor is None else round(meter.power_factor * 100, 1)
@@ -252,7 +264,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.CURRENT,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        suggested_display_precision=1,
+        # Limits and offers are set in whole amperes (DIP switches, ``currtime``, failsafe).
+        suggested_display_precision=0,
         value_fn=_status(lambda status: status.max_current),
     ),
     KebaSensorEntityDescription(
@@ -269,8 +282,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         translation_key="user_current_limit",
         device_class=SensorDeviceClass.CURRENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        suggested_display_precision=1,
-        value_fn=_status(lambda status: status.user_current_limit),
+        suggested_display_precision=0,
+        value_fn=_status(_user_current_limit),
     ),
     KebaSensorEntityDescription(
         key="failsafe_current",
@@ -286,6 +299,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         translation_key="failsafe_timeout",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_status(lambda status: status.failsafe_timeout_s),
     ),
