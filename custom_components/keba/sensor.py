@@ -215,7 +215,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         lambda meter: meter.currents,
         device_class=SensorDeviceClass.CURRENT,
         unit=UnitOfElectricCurrent.AMPERE,
-        precision=2,
+        precision=1,
     ),
     *_phase_sensors(
         "voltage",
