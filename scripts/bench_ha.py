@@ -550,9 +550,7 @@ class Bench:
         for entity_id, count in counts.items():
             by_key[keys[entity_id]] = by_key.get(keys[entity_id], 0) + count
         for key, count in sorted(by_key.items(), key=lambda item: -item[1]):
-            self.rows.append(
-                Row("", f"    {key}", f"{count / station_hours:.0f} per station-hour")
-            )
+            self.rows.append(Row("", f"    {key}", f"{count / station_hours:.0f} per station-hour"))
 
     def _violation_row(self, part: str, before: dict[str, int]) -> None:
         after = self.violations()

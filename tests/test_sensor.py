@@ -220,10 +220,13 @@ async def test_session_energy_is_paced(
     @callback
     def record(event: Event[EventStateChangedData]) -> None:
         new_state = event.data["new_state"]
-        if event.data["entity_id"] == entity and new_state is not None:
-            # (unloading at the end of the test writes "unavailable")
-            if new_state.state != STATE_UNAVAILABLE:
-                writes.append(float(new_state.state))
+        # (unloading at the end of the test writes "unavailable")
+        if (
+            event.data["entity_id"] == entity
+            and new_state is not None
+            and new_state.state != STATE_UNAVAILABLE
+        ):
+            writes.append(float(new_state.state))
 
     hass.bus.async_listen(EVENT_STATE_CHANGED, record)
     raw = 52345  # report 3 of the fixture, 0.1 Wh

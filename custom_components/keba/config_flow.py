@@ -635,9 +635,9 @@ def options_schema(expanded: Collection[str] = ()) -> vol.Schema:
             vol.Required(SECTION_FAILSAFE): section(
                 vol.Schema(
                     {
-                        vol.Required(CONF_FAILSAFE_TIMEOUT, default=DEFAULT_FAILSAFE_TIMEOUT): _seconds(
-                            0, FAILSAFE_TIMEOUT_MAX
-                        ),
+                        vol.Required(
+                            CONF_FAILSAFE_TIMEOUT, default=DEFAULT_FAILSAFE_TIMEOUT
+                        ): _seconds(0, FAILSAFE_TIMEOUT_MAX),
                         vol.Required(
                             CONF_FAILSAFE_CURRENT, default=DEFAULT_FAILSAFE_CURRENT
                         ): NumberSelector(

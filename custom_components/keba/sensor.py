@@ -509,12 +509,12 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
                     self.hass, self._written_at + METER_FLUSH_AFTER - dt_util.utcnow(), self._flush
                 )
             return
-        self.async_write_ha_state()
+        self._async_write()
 
     @callback
     def _flush(self, _now: datetime) -> None:
         self._flush_unsub = None
-        self.async_write_ha_state()
+        self._async_write()
 
     def _holds_back(self) -> bool:
         """Whether this update may wait: the meter only rose, by little or just now."""
@@ -534,7 +534,7 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
         )
 
     @callback
-    def async_write_ha_state(self) -> None:
+    def _async_write(self) -> None:
         """Write the state and remember it (what a paced meter compares with)."""
         if self.entity_description.paced:
             self._cancel_flush()
@@ -544,7 +544,7 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
                 _moment(self.coordinator.data),
             )
             self._written_at = dt_util.utcnow()
-        super().async_write_ha_state()
+        self.async_write_ha_state()
 
 
 class KebaSolarSensorEntity(KebaEntity, SensorEntity):

@@ -59,12 +59,7 @@ from .const import (
     MIN_CONTROL_INTERVAL,
     PHASES_AUTO,
 )
-from .coordinator import (
-    FALLBACK_HARDWARE_LIMIT_A,
-    KebaConfigEntry,
-    KebaCoordinator,
-    hardware_limit,
-)
+from .coordinator import FALLBACK_HARDWARE_LIMIT_A, KebaConfigEntry, KebaCoordinator, hardware_limit
 from .kecontact import KebaError
 from .surplus import (
     MIN_CHARGING_CURRENT,
