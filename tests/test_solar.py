@@ -1270,6 +1270,19 @@ SOLAR_OPTIONS = {
 
 
 @pytest.mark.usefixtures("no_setup")
+async def test_solar_maximum_current_can_be_cleared(hass: HomeAssistant) -> None:
+    """An emptied maximum current is removed: Fast then uses the hardware limit again."""
+    entry = _entry({**STATION_OPTIONS, CONF_SOLAR_MAX_CURRENT: 20.0}, grid=False)
+    entry.add_to_hass(hass)
+    result = await _open_solar_options(hass, entry)
+    form = {k: v for k, v in SOLAR_FORM.items() if k != CONF_SOLAR_MAX_CURRENT}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_SOLAR_MAX_CURRENT not in entry.options
+    assert entry.options[CONF_SOLAR_MIN_CURRENT] == 7.0
+
+
+@pytest.mark.usefixtures("no_setup")
 async def test_solar_options_defaults_and_save(hass: HomeAssistant) -> None:
     """The form's defaults; saving keeps the station options; the form shows what is stored."""
     entry = _entry(STATION_OPTIONS, grid=False)
