@@ -23,6 +23,10 @@ user flow) and measures over the websocket API, stamping every ``state_changed``
     the last requested current applied on every station (report 2: ``Curr user`` and, after the
     IEC 61851-1 delay, ``Max curr``) within 5 s (t_COM_pause) + that delay + 5 s of the last
     trigger.
+(d) recorder load: every station charges and nothing else happens for ``--load-duration``
+    seconds; every ``state_changed`` event of the integration's entities is counted (each is a
+    row in the recorder's database), per charging station-hour and per entity. ``--integration``
+    loads another copy of the integration (e.g. an export of an older version) to compare.
 """
 
 from __future__ import annotations
@@ -189,14 +193,18 @@ class Bench:
         await self.add_stations(1)
         station = self.sim.stations[0]
         entity = await self.entity_id(station.serial, "vehicle_plugged")
+        state_entity = await self.entity_id(station.serial, "charging_state")
         before = self.violations()
         latencies: list[float] = []
+        state_latencies: list[float] = []
         missed = 0
         plugged = (await self.ha.rest("GET", f"/api/states/{entity}"))["state"] == "on"
         _log(f"(a) {self.args.samples} plug/unplug pushes at {station.ip} -> {entity}")
         for _ in range(self.args.samples):
             target = "off" if plugged else "on"
             arrived = self.watcher.expect(_new_state_of(entity, target.__eq__))
+            old_state = (await self.ha.rest("GET", f"/api/states/{state_entity}"))["state"]
+            state_arrived = self.watcher.expect(_new_state_of(state_entity, old_state.__ne__))
             start = time.perf_counter()
             if plugged:
                 station.unplug()
@@ -206,6 +214,7 @@ class Bench:
             try:
                 async with asyncio.timeout(5):
                     latencies.append(await arrived - start)
+                    state_latencies.append(await state_arrived - start)
             except TimeoutError:
                 missed += 1
             await asyncio.sleep(self.args.interval)
@@ -236,6 +245,16 @@ class Bench:
                 f"{_ms(min(latencies))} / {_ms(quantiles[-1])} / {_ms(max(latencies))}, {missed}",
             )
         )
+        if state_latencies:
+            self.rows.append(
+                Row(
+                    "",
+                    f"  same push -> charging state sensor, median of {len(state_latencies)}",
+                    _ms(statistics.median(state_latencies)),
+                    "< 20 ms",
+                    statistics.median(state_latencies) < LATENCY_TARGET_S,
+                )
+            )
         self._violation_row("(a)", before)
 
     # ------------------------------------------------------------------------ (b)
@@ -477,6 +496,62 @@ class Bench:
         for line in mismatched:
             self.rows.append(Row("", f"    {line}", ""))
 
+    # ------------------------------------------------------------------------ (d)
+    async def recorder_load(self) -> None:
+        """(d) State changes written while every station charges and nothing else happens."""
+        stations = self.sim.stations
+        await self.add_stations(len(stations))
+        keys = {
+            entry["entity_id"]: str(entry["unique_id"]).split("_", 1)[1]
+            for entry in await self.registry()
+        }
+        for station in stations:
+            if station.report(2)["State"] != 3:
+                station.plug_in()
+        # Let the entries settle (first polls, session reads) before counting.
+        await asyncio.sleep(self.args.load_warmup)
+        charging_at_start = sum(1 for st in stations if st.report(2)["State"] == 3)
+        counts: dict[str, int] = {}
+        counting = True
+
+        def on_change(_received: float, event: dict[str, Any]) -> None:
+            entity_id = event["data"]["entity_id"]
+            if counting and entity_id in keys:
+                counts[entity_id] = counts.get(entity_id, 0) + 1
+
+        await self.ha.subscribe_events(on_change, "state_changed")
+        duration = self.args.load_duration
+        _log(f"(d) counting state changes of {len(stations)} charging stations for {duration} s")
+        started = time.perf_counter()
+        await asyncio.sleep(duration)
+        counting = False
+        elapsed = time.perf_counter() - started
+        charging_at_end = sum(1 for st in stations if st.report(2)["State"] == 3)
+        station_hours = min(charging_at_start, charging_at_end) * elapsed / 3600
+        total = sum(counts.values())
+        per_hour = total / station_hours if station_hours else float("nan")
+        self.rows.append(
+            Row(
+                "(d)",
+                f"state changes, {charging_at_end} charging stations for {elapsed:.0f} s",
+                f"{total}",
+            )
+        )
+        self.rows.append(
+            Row(
+                "",
+                "  state changes per charging station-hour",
+                f"{per_hour:.0f}",
+                f"<= {self.args.load_target:g}" if self.args.load_target else "",
+                per_hour <= self.args.load_target if self.args.load_target else None,
+            )
+        )
+        by_key: dict[str, int] = {}
+        for entity_id, count in counts.items():
+            by_key[keys[entity_id]] = by_key.get(keys[entity_id], 0) + count
+        for key, count in sorted(by_key.items(), key=lambda item: -item[1]):
+            self.rows.append(Row("", f"    {key}", f"{count / station_hours:.0f} per station-hour"))
+
     def _violation_row(self, part: str, before: dict[str, int]) -> None:
         after = self.violations()
         new = {rule: after[rule] - before.get(rule, 0) for rule in after}
@@ -491,10 +566,12 @@ class Bench:
         )
 
 
-def _write_config(config_dir: Path, client_ip: str, station_ips: list[str]) -> None:
+def _write_config(
+    config_dir: Path, client_ip: str, station_ips: list[str], integration: Path
+) -> None:
     frontend = write_empty_frontend(config_dir.parent / "frontend")
     (config_dir / "custom_components").mkdir(parents=True)
-    (config_dir / "custom_components" / "keba").symlink_to(REPO_ROOT / "custom_components" / "keba")
+    (config_dir / "custom_components" / "keba").symlink_to(integration.resolve())
     (config_dir / "automations.yaml").write_text("[]\n", encoding="utf-8")
     stations = "".join(f"    - {ip}\n" for ip in station_ips)
     (config_dir / "configuration.yaml").write_text(
@@ -553,7 +630,7 @@ async def run(args: argparse.Namespace) -> bool:
     )
     work = Path(tempfile.mkdtemp(prefix="keba-bench-ha-"))
     config_dir = work / "config"
-    _write_config(config_dir, client_ip, station_ips)
+    _write_config(config_dir, client_ip, station_ips, Path(args.integration))
     port = _free_tcp_port()
     write_http_storage(config_dir, "127.0.0.1", port)
 
@@ -593,6 +670,7 @@ async def run(args: argparse.Namespace) -> bool:
                 "a": bench.push_latency,
                 "b": bench.setup_time,
                 "c": bench.control_loop,
+                "d": bench.recorder_load,
             }
             for part in args.parts:
                 try:
@@ -629,7 +707,9 @@ async def run(args: argparse.Namespace) -> bool:
 def main() -> int:
     """Parse the options, run the benchmark, return 0 if every target was met."""
     parser = argparse.ArgumentParser(prog="scripts/bench_ha", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default="abc", help="which parts to run (default: abc)")
+    parser.add_argument(
+        "--parts", default="abc", help="which parts to run, from abcd (default: abc)"
+    )
     parser.add_argument(
         "--duration", type=float, default=600.0, help="(c) seconds of setpoints (default 600)"
     )
@@ -657,13 +737,36 @@ def main() -> int:
         default=60.0,
         help="(c) seconds to wait for the last setpoints to apply (default 60)",
     )
+    parser.add_argument(
+        "--load-duration",
+        type=float,
+        default=600.0,
+        help="(d) seconds of counting state changes (default 600)",
+    )
+    parser.add_argument(
+        "--load-warmup",
+        type=float,
+        default=30.0,
+        help="(d) seconds the stations charge before counting starts (default 30)",
+    )
+    parser.add_argument(
+        "--load-target",
+        type=float,
+        default=0.0,
+        help="(d) most state changes per charging station-hour (default: no target)",
+    )
+    parser.add_argument(
+        "--integration",
+        default=str(REPO_ROOT / "custom_components" / "keba"),
+        help="directory of the integration Home Assistant loads (default: this checkout's)",
+    )
     parser.add_argument("--net", help="loopback /24 as 127.x.y (default: random)")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary configuration and logs"
     )
     args = parser.parse_args()
-    if not set(args.parts) <= set("abc") or not args.parts:
-        parser.error("--parts takes letters from abc")
+    if not set(args.parts) <= set("abcd") or not args.parts:
+        parser.error("--parts takes letters from abcd")
     if not 1 <= args.stations <= 200:
         parser.error("--stations must be 1..200")
     if args.net is None:

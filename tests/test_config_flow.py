@@ -59,6 +59,8 @@ from .conftest import SERIAL, SimulatorFactory
 HOST = "192.0.2.10"
 PRODUCT = "KC-P30-EC2404B2-M0R"
 TITLE = f"KeContact P30 x-series {SERIAL}"
+#: The entry's (and device's) title: short, so that entity ids read well.
+ENTRY_TITLE = "KEBA P30"
 
 
 def _found(
@@ -159,10 +161,38 @@ async def test_user_lists_new_stations_and_adds_the_chosen_one(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "KeContact P20 c-series 22222222"
+    assert result["title"] == "KEBA P20"
     assert result["data"] == {CONF_HOST: "192.0.2.21", CONF_PRODUCT: "KC-P20-ES240030-000"}
     assert result["result"].unique_id == "22222222"
     assert result["options"] == {}
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.parametrize(
+    ("existing", "title"),
+    [
+        (None, "KEBA P30"),
+        ("KEBA P30", f"KEBA P30 {SERIAL}"),
+        ("Keba p30", f"KEBA P30 {SERIAL}"),
+        ("Garage", "KEBA P30"),
+    ],
+    ids=["first", "second", "same-slug", "first-renamed"],
+)
+async def test_title_names_the_device_short(
+    hass: HomeAssistant, mock_discover: AsyncMock, existing: str | None, title: str
+) -> None:
+    """``KEBA P30`` (entity ids ``sensor.keba_p30_…``); the serial only where ids would clash."""
+    if existing is not None:
+        MockConfigEntry(
+            domain=DOMAIN, title=existing, unique_id="11111111", data={CONF_HOST: "192.0.2.2"}
+        ).add_to_hass(hass)
+    mock_discover.return_value = [_found(HOST, SERIAL, PRODUCT)]
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATION: SERIAL}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == title
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -181,7 +211,7 @@ async def test_user_offers_a_station_the_user_ignored(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     entries = hass.config_entries.async_entries(DOMAIN, include_ignore=True)
     assert [entry.source for entry in entries] == [SOURCE_USER]
 
@@ -223,7 +253,7 @@ async def test_user_manual_choice(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
     assert result["result"].unique_id == SERIAL
     station.connect.assert_awaited_once_with(read_info=False)
@@ -269,7 +299,7 @@ async def test_user_search_errors_recover_with_the_address(
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: HOST})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
 
 
 # ------------------------------------------------------------------------------ user: manual
@@ -405,7 +435,7 @@ async def test_integration_discovery_of_a_new_station(hass: HomeAssistant) -> No
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
     assert result["result"].unique_id == SERIAL
 
@@ -516,7 +546,7 @@ async def test_dhcp_new_station(hass: HomeAssistant) -> None:
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
 
 
@@ -597,6 +627,20 @@ async def test_reconfigure_moves_the_entry(hass: HomeAssistant) -> None:
     assert result["reason"] == "reconfigure_successful"
     assert entry.data == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
     schedule_reload.assert_called_once_with(entry.entry_id)
+
+
+@pytest.mark.usefixtures("station")
+async def test_reconfigure_same_address_says_so(hass: HomeAssistant) -> None:
+    """Confirming the address the entry has already does not claim it was changed."""
+    entry = _entry(host=HOST)
+    entry.add_to_hass(hass)
+    result = await _start_reconfigure(hass, entry)
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: HOST})
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_unchanged"
+    assert entry.data[CONF_HOST] == HOST
 
 
 async def test_reconfigure_errors_recover(hass: HomeAssistant, station: FakeStation) -> None:
@@ -703,7 +747,7 @@ async def test_import(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == TITLE
+    assert result["title"] == ENTRY_TITLE
     assert result["data"] == {CONF_HOST: HOST, CONF_PRODUCT: PRODUCT}
     assert result["options"] == options
     assert result["result"].unique_id == SERIAL
@@ -867,6 +911,14 @@ def _sections() -> dict[str, dict[str, Any]]:
     }
 
 
+def _collapsed(result: Any) -> dict[str, bool]:
+    """Which sections of the station options form are shown collapsed."""
+    return {
+        str(key.schema): bool(value.options["collapsed"])
+        for key, value in result["data_schema"].schema.items()
+    }
+
+
 @pytest.mark.parametrize(
     ("section", "values", "error"),
     [
@@ -897,11 +949,16 @@ async def test_options_errors_recover(
     entry.add_to_hass(hass)
     result = await _open_station_options(hass, entry)
 
+    assert _collapsed(result) == {"polling": False, "rfid": True, "failsafe": True}
+
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**_sections(), section: values}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {section: error}
+    # The section with the error is open when the form comes back; the others as before.
+    collapsed = {"polling": False, "rfid": True, "failsafe": True, section: False}
+    assert _collapsed(result) == collapsed
 
     result = await hass.config_entries.options.async_configure(result["flow_id"], _sections())
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -966,7 +1023,7 @@ async def test_user_flow_end_to_end(
         await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"KeContact P30 x-series {sim.stations[1].serial}"
+    assert result["title"] == ENTRY_TITLE
     entry = result["result"]
     assert entry.unique_id == sim.stations[1].serial
     assert entry.data[CONF_HOST] == loopback.station_ip(1)
@@ -1007,7 +1064,7 @@ async def test_manual_flow_end_to_end(
         await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"KeContact P30 c-series {sim.stations[0].serial}"
+    assert result["title"] == ENTRY_TITLE
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -16,7 +16,13 @@ from homeassistant.components.select import (
     DOMAIN as SELECT_DOMAIN,
     SERVICE_SELECT_OPTION,
 )
-from homeassistant.const import ATTR_ENTITY_ID, CONF_HOST, STATE_UNAVAILABLE, Platform
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    CONF_HOST,
+    EVENT_STATE_CHANGED,
+    STATE_UNAVAILABLE,
+    Platform,
+)
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -24,6 +30,7 @@ from homeassistant.helpers.restore_state import async_get as async_get_restore_s
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_capture_events,
     async_fire_time_changed,
     mock_restore_cache,
     mock_restore_cache_with_extra_data,
@@ -173,6 +180,25 @@ async def test_solar_modes_need_a_grid_sensor(
     assert _mode(hass) == "off"
     mock_station.set_current.assert_not_awaited()
     mock_station.pause_charging.assert_not_awaited()
+
+
+async def test_refused_mode_writes_the_active_one_back(
+    hass: HomeAssistant, mock_station: FakeStation
+) -> None:
+    """A refused mode is replaced in the frontend at once by the active one.
+
+    The frontend shows the picked option until a ``state_changed`` event arrives; the
+    refusal writes one with the mode that stays active.
+    """
+    entry = await _setup(hass, {})
+    await _select(hass, "fast")
+    events = async_capture_events(hass, EVENT_STATE_CHANGED)
+    with pytest.raises(ServiceValidationError):
+        await _select(hass, "solar")
+    written = [e.data["new_state"].state for e in events if e.data["entity_id"] == ENTITY_ID]
+    assert written == ["fast"]
+    assert _solar(entry).mode is ChargingMode.FAST
+    assert _mode(hass) == "fast"
 
 
 @pytest.mark.parametrize("station_reports", [variant_reports(P20_PRODUCT)])

@@ -12,11 +12,15 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE, STATE_UNKNOWN, Platform
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    snapshot_platform,
+)
 
 from .common import FakeStation, default_reports
 from .entities import (
@@ -73,6 +77,12 @@ def only_sensors() -> Iterator[None]:
         yield
 
 
+def _with_report2(**fields: Any) -> dict[int, dict[str, Any]]:
+    reports = default_reports()
+    reports[2] = {**reports[2], **fields}
+    return reports
+
+
 def _state(hass: HomeAssistant, entity_registry: er.EntityRegistry, key: str) -> str:
     state = hass.states.get(entity_id_of(entity_registry, SENSOR_DOMAIN, key))
     assert state is not None
@@ -109,6 +119,27 @@ async def test_values(
     assert _state(hass, entity_registry, "session_start") == "2026-11-21T07:10:12+00:00"
     # Boot time: now minus the uptime ("Sec") of report 2.
     assert _state(hass, entity_registry, "boot_time") == "2026-11-21T06:18:25+00:00"
+
+
+@pytest.mark.parametrize(
+    ("station_reports", "shown"),
+    [
+        # The station's default 63 A is no limit of its own: the hardware limit is.
+        (_with_report2(**{"Curr user": 63000, "Curr HW": 32000}), 32.0),
+        (_with_report2(**{"Curr user": 10000, "Curr HW": 32000}), 10.0),
+        # Curr HW unknown (0): Curr user as it is.
+        (_with_report2(**{"Curr user": 63000, "Curr HW": 0}), 63.0),
+    ],
+    ids=["default", "set", "hardware-unknown"],
+)
+async def test_user_current_limit_shows_what_limits(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    init_integration: MockConfigEntry,
+    shown: float,
+) -> None:
+    """``Curr user`` above the hardware limit is shown as the hardware limit."""
+    assert float(_state(hass, entity_registry, "user_current_limit")) == shown
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -152,6 +183,7 @@ async def test_push_updates_without_poll(
     entity_registry: er.EntityRegistry,
     init_integration: MockConfigEntry,
     mock_station: FakeStation,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A push changes the state at once; no report is read for it."""
     # Were report 2 read, the state would turn "interrupted".
@@ -160,11 +192,98 @@ async def test_push_updates_without_poll(
     await hass.async_block_till_done()
     assert _state(hass, entity_registry, "charging_state") == "ready"
 
+    # The session energy is paced (test_session_energy_is_paced): 10 s later it is written.
+    freezer.tick(timedelta(seconds=10))
     mock_station.push({"E pres": 60000, "Max curr": 10000})
     await hass.async_block_till_done()
     assert float(_state(hass, entity_registry, "session_energy")) == 6.0
     assert float(_state(hass, entity_registry, "offered_current")) == 10.0
     assert float(_state(hass, entity_registry, "power")) == pytest.approx(10980.0)
+
+
+async def test_session_energy_is_paced(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    init_integration: MockConfigEntry,
+    mock_station: FakeStation,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """``E pres`` pushed every second makes a state change every 10 s or 10 Wh, not every push.
+
+    Whichever comes later: at 11 kW (about 3 Wh a second) every 10 s, at 1.8 kW (0.5 Wh a
+    second) every 20 s. The exact value is written at once when the charging state, the plug or
+    the session changes, and a smaller rise that was held back within 60 s.
+    """
+    entity = entity_id_of(entity_registry, SENSOR_DOMAIN, "session_energy")
+    writes: list[float] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        new_state = event.data["new_state"]
+        # (unloading at the end of the test writes "unavailable")
+        if (
+            event.data["entity_id"] == entity
+            and new_state is not None
+            and new_state.state != STATE_UNAVAILABLE
+        ):
+            writes.append(float(new_state.state))
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    raw = 52345  # report 3 of the fixture, 0.1 Wh
+    # A change of state writes the exact value (unchanged here: no new row); the pace counts
+    # from this write.
+    mock_station.push({"State": 5})
+    mock_station.push({"State": 3})
+    await hass.async_block_till_done()
+    assert writes == []
+
+    def push(step: int, seconds: int) -> None:
+        """Pushes a second apart; polls in between (every 5 s) read the same value."""
+        nonlocal raw
+        for _ in range(seconds):
+            freezer.tick(timedelta(seconds=1))
+            raw += step
+            mock_station.set_report(3, **{"E pres": raw})
+            mock_station.push({"E pres": raw})
+
+    # 60 s at 3 Wh a second: 60 pushes, 6 writes of the value then.
+    push(30, 60)
+    await hass.async_block_till_done()
+    assert writes == pytest.approx([(52345 + 300 * k) / 10000 for k in range(1, 7)])
+
+    # 60 s at 0.5 Wh a second: 10 Wh take 20 s.
+    writes.clear()
+    start = raw
+    push(5, 60)
+    await hass.async_block_till_done()
+    assert writes == pytest.approx([(start + 100 * k) / 10000 for k in range(1, 4)])
+
+    # The vehicle stops: the exact value at once, with the state, though only 0.5 Wh more.
+    writes.clear()
+    push(5, 1)
+    mock_station.set_report(2, State=5)
+    mock_station.push({"State": 5})
+    await hass.async_block_till_done()
+    assert writes == [raw / 10000]
+    assert _state(hass, entity_registry, "charging_state") == "interrupted"
+
+    # A small rise alone is held back, and written after 60 s at the latest.
+    writes.clear()
+    push(2, 3)
+    await hass.async_block_till_done()
+    assert writes == []
+    freezer.tick(timedelta(seconds=60))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert writes == [raw / 10000]
+
+    # Unplugged: the exact value at once again.
+    writes.clear()
+    push(1, 1)
+    mock_station.set_report(2, Plug=3)
+    mock_station.push({"Plug": 3})
+    await hass.async_block_till_done()
+    assert writes == [raw / 10000]
 
 
 async def test_unavailable_after_three_failed_polls(

@@ -27,13 +27,23 @@ from homeassistant.components.select import (
 )
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID, CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    CONF_HOST,
+    EVENT_STATE_CHANGED,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 
 from custom_components.keba.config_flow import validate_solar_options
 from custom_components.keba.const import (
@@ -55,7 +65,6 @@ from custom_components.keba.const import (
     CONF_SOLAR_PHASES,
     CONF_START_DELAY,
     CONF_STOP_DELAY,
-    DEFAULT_SOLAR_MAX_CURRENT,
     DOMAIN,
     SITE_UNIQUE_ID_PREFIX,
 )
@@ -530,6 +539,30 @@ async def test_fast_mode_offers_the_maximum(
     assert _solar_state(hass) == "fast"
     mock_station.pause_charging.assert_not_awaited()
     _assert_only_currtime(mock_station)
+
+
+@pytest.mark.parametrize("grid", [True, False], ids=["site", "no-grid-sensor"])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, 32.0), ({CONF_SOLAR_MAX_CURRENT: 25}, 25.0)],
+    ids=["no-maximum", "lower-maximum"],
+)
+async def test_fast_charges_at_the_hardware_limit(
+    hass: HomeAssistant,
+    mock_station: FakeStation,
+    grid: bool,
+    options: dict[str, Any],
+    expected: float,
+) -> None:
+    """Fast offers what the station allows (Curr HW 32 A), unless the owner set less."""
+    mock_station.set_report(2, **{"Curr HW": 32000})
+    if grid:
+        await _home(hass, mock_station, {**QUICK, **options})
+    else:
+        await _setup(hass, _entry({**QUICK, **options}, grid=False))
+    await _select_mode(hass, "fast")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _currents(mock_station) == [expected]
 
 
 async def test_fast_mode_without_grid_sensor_offers_the_maximum_once(
@@ -1148,6 +1181,34 @@ async def test_manual_current_is_refused_while_a_mode_rules(
     mock_station.pause_charging.assert_not_awaited()
 
 
+async def test_refused_current_writes_the_real_value_back(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """A slider dragged while a mode rules gets the real value at once, not after a poll.
+
+    The frontend keeps the dragged value until a ``state_changed`` event arrives, so the
+    refusal must write one, with the value report 2 shows.
+    """
+    await _home(hass, mock_station, QUICK, pv=6000)
+    await _select_mode(hass, "fast")
+    entity = _entity(hass, NUMBER_DOMAIN, "charging_current")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    events = async_capture_events(hass, EVENT_STATE_CHANGED)
+    with pytest.raises(ServiceValidationError):
+        await _set_number(hass, 7)
+    written = [e.data["new_state"] for e in events if e.data["entity_id"] == entity]
+    assert len(written) == 1
+    status = mock_station.snapshot.status
+    assert status is not None
+    # Fast mode's currtime is running: its target is what the station will offer.
+    real = status.timer_current if status.timer_timeout_s else status.user_current_limit
+    assert real not in (None, 7)
+    assert float(written[0].state) == real
+    state = hass.states.get(entity)
+    assert state is not None
+    assert float(state.state) == real
+
+
 @pytest.mark.parametrize("plugged", [True, False])
 async def test_off_after_a_pause_lets_the_station_charge_again(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation, plugged: bool
@@ -1217,6 +1278,19 @@ def _station_entry(options: dict[str, Any]) -> MockConfigEntry:
 
 
 @pytest.mark.usefixtures("no_setup")
+async def test_solar_maximum_current_can_be_cleared(hass: HomeAssistant) -> None:
+    """An emptied maximum current is removed: Fast then uses the hardware limit again."""
+    entry = _station_entry({**STATION_OPTIONS, CONF_SOLAR_MAX_CURRENT: 20.0})
+    entry.add_to_hass(hass)
+    result = await _open_solar_options(hass, entry)
+    form = {k: v for k, v in SOLAR_FORM.items() if k != CONF_SOLAR_MAX_CURRENT}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_SOLAR_MAX_CURRENT not in entry.options
+    assert entry.options[CONF_SOLAR_MIN_CURRENT] == 7.0
+
+
+@pytest.mark.usefixtures("no_setup")
 async def test_solar_options_are_the_vehicle_s_only(hass: HomeAssistant) -> None:
     """The station's solar step has its vehicle's currents and phases; nothing of the site."""
     entry = _station_entry(STATION_OPTIONS)
@@ -1224,7 +1298,6 @@ async def test_solar_options_are_the_vehicle_s_only(hass: HomeAssistant) -> None
     result = await _open_solar_options(hass, entry)
     assert result["data_schema"]({}) == {
         CONF_SOLAR_MIN_CURRENT: 6,
-        CONF_SOLAR_MAX_CURRENT: DEFAULT_SOLAR_MAX_CURRENT,
         CONF_SOLAR_PHASES: "auto",
     }
     with pytest.raises(InvalidData):

@@ -9,6 +9,7 @@ reappears at another address has its entry moved there.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 import ipaddress
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
+from homeassistant.util import slugify
 
 from .const import (
     CONF_CARDS,
@@ -81,7 +83,6 @@ from .const import (
     DEFAULT_FAILSAFE_CURRENT,
     DEFAULT_FAILSAFE_TIMEOUT,
     DEFAULT_IDLE_INTERVAL,
-    DEFAULT_SOLAR_MAX_CURRENT,
     DOMAIN,
     FAILSAFE_TIMEOUT_MAX,
     FAILSAFE_TIMEOUT_MIN,
@@ -109,6 +110,7 @@ from .kecontact import (
     KebaPortInUseError,
     KebaStation,
     KebaTimeoutError,
+    Model,
 )
 from .ledger import parse_card_lines, seen_tags
 from .site_flow import SITE_MIGRATION, SiteFlowMixin, SiteOptionsFlow
@@ -148,8 +150,16 @@ class FoundStation:
 
     @property
     def title(self) -> str:
-        """Entry title, e.g. ``KeContact P30 x-series 18039974``."""
+        """Model and serial, e.g. ``KeContact P30 x-series 18039974`` (discovery card)."""
         return f"{self.model_name} {self.serial}"
+
+    @property
+    def device_name(self) -> str:
+        """Short name of the device, e.g. ``KEBA P30``; entity ids start with it."""
+        capabilities = Capabilities.from_product(self.product)
+        if capabilities.model == Model.OEM:
+            return f"{capabilities.manufacturer} Wallbox"
+        return f"{capabilities.manufacturer} {capabilities.model.value}"
 
     @property
     def label(self) -> str:
@@ -341,8 +351,15 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
     def _async_create_station_entry(
         self, station: FoundStation, options: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        # The title names the device, and the device names the entity ids:
+        # ``sensor.keba_p30_total_energy``. The serial is added only where another entry
+        # already has the short name, so that two stations' ids do not clash.
+        title = station.device_name
+        taken = {slugify(entry.title) for entry in self._async_current_entries()}
+        if slugify(title) in taken:
+            title = f"{title} {station.serial}"
         return self.async_create_entry(
-            title=station.title,
+            title=title,
             data={CONF_HOST: station.host, CONF_PRODUCT: station.product},
             options=options or {},
         )
@@ -527,11 +544,14 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
                     errors["base"] = "wrong_station"
                     placeholders["serial"] = station.serial
                 else:
+                    moved = host != entry.data.get(CONF_HOST)
                     changed = self.hass.config_entries.async_update_entry(
                         entry, data={**entry.data, CONF_HOST: host, CONF_PRODUCT: station.product}
                     )
                     self._async_reload_for_update(entry, changed)
-                    return self.async_abort(reason="reconfigure_successful")
+                    # Only say the address changed when it did.
+                    reason = "reconfigure_successful" if moved else "reconfigure_unchanged"
+                    return self.async_abort(reason=reason)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
@@ -595,54 +615,61 @@ def _seconds(minimum: int, maximum: int) -> NumberSelector:
     )
 
 
-OPTIONS_SCHEMA = vol.Schema(
-    {
-        vol.Required(SECTION_POLLING): section(
-            vol.Schema(
-                {
-                    vol.Required(
-                        CONF_CHARGING_INTERVAL, default=DEFAULT_CHARGING_INTERVAL
-                    ): _seconds(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
-                    vol.Required(CONF_IDLE_INTERVAL, default=DEFAULT_IDLE_INTERVAL): _seconds(
-                        MIN_POLL_INTERVAL, MAX_POLL_INTERVAL
-                    ),
-                }
+def options_schema(expanded: Collection[str] = ()) -> vol.Schema:
+    """The station options form; the sections in ``expanded`` are open.
+
+    Polling is always open. A section that holds an error is opened when the form is shown
+    again, so that the message is not hidden behind a collapsed section.
+    """
+    return vol.Schema(
+        {
+            vol.Required(SECTION_POLLING): section(
+                vol.Schema(
+                    {
+                        vol.Required(
+                            CONF_CHARGING_INTERVAL, default=DEFAULT_CHARGING_INTERVAL
+                        ): _seconds(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
+                        vol.Required(CONF_IDLE_INTERVAL, default=DEFAULT_IDLE_INTERVAL): _seconds(
+                            MIN_POLL_INTERVAL, MAX_POLL_INTERVAL
+                        ),
+                    }
+                ),
+                {"collapsed": False},
             ),
-            {"collapsed": False},
-        ),
-        vol.Required(SECTION_RFID): section(
-            vol.Schema(
-                {
-                    vol.Optional(CONF_RFID_TAG): TextSelector(),
-                    vol.Optional(CONF_RFID_CLASS): TextSelector(),
-                }
+            vol.Required(SECTION_RFID): section(
+                vol.Schema(
+                    {
+                        vol.Optional(CONF_RFID_TAG): TextSelector(),
+                        vol.Optional(CONF_RFID_CLASS): TextSelector(),
+                    }
+                ),
+                {"collapsed": SECTION_RFID not in expanded},
             ),
-            {"collapsed": True},
-        ),
-        vol.Required(SECTION_FAILSAFE): section(
-            vol.Schema(
-                {
-                    vol.Required(CONF_FAILSAFE_TIMEOUT, default=DEFAULT_FAILSAFE_TIMEOUT): _seconds(
-                        0, FAILSAFE_TIMEOUT_MAX
-                    ),
-                    vol.Required(
-                        CONF_FAILSAFE_CURRENT, default=DEFAULT_FAILSAFE_CURRENT
-                    ): NumberSelector(
-                        NumberSelectorConfig(
-                            min=0,
-                            max=CURRENT_MAX_A,
-                            step=1,
-                            mode=NumberSelectorMode.BOX,
-                            unit_of_measurement="A",
-                        )
-                    ),
-                    vol.Required(CONF_FAILSAFE_PERSIST, default=False): BooleanSelector(),
-                }
+            vol.Required(SECTION_FAILSAFE): section(
+                vol.Schema(
+                    {
+                        vol.Required(
+                            CONF_FAILSAFE_TIMEOUT, default=DEFAULT_FAILSAFE_TIMEOUT
+                        ): _seconds(0, FAILSAFE_TIMEOUT_MAX),
+                        vol.Required(
+                            CONF_FAILSAFE_CURRENT, default=DEFAULT_FAILSAFE_CURRENT
+                        ): NumberSelector(
+                            NumberSelectorConfig(
+                                min=0,
+                                max=CURRENT_MAX_A,
+                                step=1,
+                                mode=NumberSelectorMode.BOX,
+                                unit_of_measurement="A",
+                            )
+                        ),
+                        vol.Required(CONF_FAILSAFE_PERSIST, default=False): BooleanSelector(),
+                    }
+                ),
+                {"collapsed": SECTION_FAILSAFE not in expanded},
             ),
-            {"collapsed": True},
-        ),
-    }
-)
+        }
+    )
+
 
 _SECTION_KEYS = {
     SECTION_POLLING: (CONF_CHARGING_INTERVAL, CONF_IDLE_INTERVAL),
@@ -717,9 +744,8 @@ SOLAR_SCHEMA = vol.Schema(
         vol.Required(CONF_SOLAR_MIN_CURRENT, default=CURRENT_MIN_A): _number(
             CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"
         ),
-        vol.Required(CONF_SOLAR_MAX_CURRENT, default=DEFAULT_SOLAR_MAX_CURRENT): _number(
-            CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"
-        ),
+        # Empty: the station's hardware limit (Curr HW), for Fast and for surplus alike.
+        vol.Optional(CONF_SOLAR_MAX_CURRENT): _number(CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"),
         vol.Required(CONF_SOLAR_PHASES, default=PHASES_AUTO): SelectSelector(
             SelectSelectorConfig(
                 options=[PHASES_AUTO, "1", "3"],
@@ -739,8 +765,8 @@ def validate_solar_options(user_input: dict[str, Any]) -> tuple[dict[str, Any], 
         if key in options:
             options[key] = float(options[key])
     low = options.get(CONF_SOLAR_MIN_CURRENT, CURRENT_MIN_A)
-    high = options.get(CONF_SOLAR_MAX_CURRENT, DEFAULT_SOLAR_MAX_CURRENT)
-    if high < low:
+    high = options.get(CONF_SOLAR_MAX_CURRENT)
+    if high is not None and high < low:
         errors[CONF_SOLAR_MAX_CURRENT] = "max_below_min_current"
     return options, errors
 
@@ -768,7 +794,7 @@ class KebaOptionsFlow(OptionsFlowWithReload):
         return self.async_show_form(
             step_id="station",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA,
+                options_schema(errors),
                 user_input or _sections(dict(self.config_entry.options)),
             ),
             errors=errors,

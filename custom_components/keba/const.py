@@ -93,7 +93,6 @@ CONF_ALLOWED_IMPORT: Final = "allowed_grid_import"
 CONF_CONTROL_INTERVAL: Final = "control_interval"
 CONF_PRIORITY: Final = "priority"
 PHASES_AUTO: Final = "auto"
-DEFAULT_SOLAR_MAX_CURRENT: Final = 16
 DEFAULT_START_DELAY: Final = 60
 DEFAULT_STOP_DELAY: Final = 300
 DEFAULT_ALLOWED_IMPORT: Final = 0

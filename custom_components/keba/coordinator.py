@@ -111,7 +111,7 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
             hass,
             LOGGER,
             config_entry=entry,
-            name=f"KEBA {entry.title}",
+            name=entry.title,
             update_interval=timedelta(seconds=self._idle_interval(entry)),
         )
         self.station = station

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -23,6 +24,20 @@ class KebaEntity(CoordinatorEntity[KebaCoordinator]):
         serial = entry.unique_id or coordinator.station.serial or entry.entry_id
         self._attr_unique_id = f"{serial}_{description.key}"
         self._attr_device_info = device_info(coordinator)
+
+    @callback
+    def async_write_real_state(self) -> None:
+        """Write the entity's state again, even when it did not change.
+
+        After a refused change the frontend still shows what was dragged or picked; only a
+        ``state_changed`` event makes it show the real value, and Home Assistant fires none for
+        an unchanged state unless the write is forced.
+        """
+        self._attr_force_update = True
+        try:
+            self.async_write_ha_state()
+        finally:
+            del self._attr_force_update
 
 
 def device_info(coordinator: KebaCoordinator) -> DeviceInfo:

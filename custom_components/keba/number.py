@@ -47,7 +47,7 @@ def charging_current(data: KebaData) -> float | None:
     (63 A by default), capped at the hardware limit.
     """
     if data.pending_current is not None:
-        return data.pending_current
+        return _amperes(data.pending_current)
     status = data.snapshot.status
     if status is None:
         return None
@@ -55,8 +55,17 @@ def charging_current(data: KebaData) -> float | None:
     if target is None:
         return None
     if status.timer_timeout_s:
-        return target
-    return min(target, hardware_limit(data))
+        return _amperes(target)
+    return _amperes(min(target, hardware_limit(data)))
+
+
+def _amperes(value: float) -> float:
+    """Whole amperes as an integer, so that the state reads ``16``, not ``16.0``.
+
+    The slider moves in whole amperes; a current set in milliamperes by another program keeps
+    its fraction.
+    """
+    return int(value) if value == int(value) else value
 
 
 NUMBERS: tuple[KebaNumberEntityDescription, ...] = (
@@ -124,6 +133,14 @@ class KebaNumberEntity(KebaEntity, NumberEntity):
         return self.entity_description.value_fn(self.coordinator.data)
 
     async def async_set_native_value(self, value: float) -> None:
-        """Send the value; the station's reports confirm it."""
-        with command_errors(self.coordinator.station.host):
-            await self.entity_description.set_fn(self.coordinator, value)
+        """Send the value; the station's reports confirm it.
+
+        When the change is refused (a charging mode is in charge, bad input, no answer), the
+        real value is written back at once, so that a slider does not stay where it was dragged.
+        """
+        try:
+            with command_errors(self.coordinator.station.host):
+                await self.entity_description.set_fn(self.coordinator, value)
+        except Exception:
+            self.async_write_real_state()
+            raise

@@ -71,8 +71,16 @@ class KebaChargingModeSelect(KebaEntity, SelectEntity, RestoreEntity):
         return self._solar.mode.value
 
     async def async_select_option(self, option: str) -> None:
-        """Hand the charging current to the chosen mode."""
-        self._solar.async_set_mode(ChargingMode(option))
+        """Hand the charging current to the chosen mode.
+
+        A refused mode (solar without a grid sensor) writes the active mode back at once, so
+        that the frontend does not keep showing the refused one.
+        """
+        try:
+            self._solar.async_set_mode(ChargingMode(option))
+        except Exception:
+            self.async_write_real_state()
+            raise
 
     @property
     def extra_restore_state_data(self) -> ExtraStoredData:

@@ -22,9 +22,11 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData
 from .domain_data import is_site_entry
@@ -48,12 +50,24 @@ PARALLEL_UPDATES = 0
 type SensorValue = StateType | datetime
 
 
+#: A slowly rising meter value is written at most this often while it rises…
+METER_WRITE_INTERVAL = timedelta(seconds=10)
+#: …and only once it has risen by this much (kWh) — whichever comes later.
+METER_WRITE_STEP_KWH = 0.01
+#: A smaller rise held back is written after this long at the latest.
+METER_FLUSH_AFTER = timedelta(seconds=60)
+
+
 @dataclass(frozen=True, kw_only=True)
 class KebaSensorEntityDescription(SensorEntityDescription):
     """A sensor of a station: how to read it and whether the station has it."""
 
     value_fn: Callable[[KebaData], SensorValue]
     exists_fn: Callable[[KebaCoordinator], bool] = lambda _: True
+    #: A meter that rises steadily while charging (``E pres`` is pushed every second): written
+    #: at the pace of :data:`METER_WRITE_INTERVAL` and :data:`METER_WRITE_STEP_KWH`, and
+    #: exactly whenever the charging state, the plug or the session changes.
+    paced: bool = False
 
 
 def _status[T](read: Callable[[ChargingStatus], T]) -> Callable[[KebaData], T | None]:
@@ -86,6 +100,18 @@ def _has_session_history(coordinator: KebaCoordinator) -> bool:
 
 def _lower_name(value: ChargingState | PlugState | SessionEndReason | None) -> str | None:
     return None if value is None else value.name.lower()
+
+
+def _user_current_limit(status: ChargingStatus) -> float | None:
+    """``Curr user``, capped at the hardware limit: the lower one is what limits the current.
+
+    The station's default is 63 A (no limit of its own), far above any station's hardware;
+    shown as it is, it would sit next to a slider that ends at 32 A.
+    """
+    user, hardware = status.user_current_limit, status.hardware_current_limit
+    if user is None or not hardware:
+        return user
+    return min(user, hardware)
 
 
 def _power_factor(meter: MeterReading) -> float | None:
@@ -193,7 +219,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         lambda meter: meter.currents,
         device_class=SensorDeviceClass.CURRENT,
         unit=UnitOfElectricCurrent.AMPERE,
-        precision=2,
+        precision=1,
     ),
     *_phase_sensors(
         "voltage",
@@ -216,6 +242,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
     KebaSensorEntityDescription(
         key="session_energy",
         translation_key="session_energy",
+        paced=True,
         device_class=SensorDeviceClass.ENERGY,
         # "E pres" starts again from zero with every session; statistics treat that as a reset.
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -227,6 +254,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
     KebaSensorEntityDescription(
         key="total_energy",
         translation_key="total_energy",
+        paced=True,
         device_class=SensorDeviceClass.ENERGY,
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
@@ -240,7 +268,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.CURRENT,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        suggested_display_precision=1,
+        # Limits and offers are set in whole amperes (DIP switches, ``currtime``, failsafe).
+        suggested_display_precision=0,
         value_fn=_status(lambda status: status.max_current),
     ),
     KebaSensorEntityDescription(
@@ -257,8 +286,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         translation_key="user_current_limit",
         device_class=SensorDeviceClass.CURRENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        suggested_display_precision=1,
-        value_fn=_status(lambda status: status.user_current_limit),
+        suggested_display_precision=0,
+        value_fn=_status(_user_current_limit),
     ),
     KebaSensorEntityDescription(
         key="failsafe_current",
@@ -274,6 +303,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         translation_key="failsafe_timeout",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_status(lambda status: status.failsafe_timeout_s),
     ),
@@ -440,15 +470,91 @@ async def async_setup_entry(
     async_add_entities(entities)
 
 
+def _moment(data: KebaData) -> tuple[object, ...]:
+    """What makes a paced meter write its exact value at once when it changes."""
+    status, session = data.snapshot.status, data.snapshot.session
+    return (
+        None if status is None else status.state,
+        None if status is None else status.plug,
+        None if session is None else session.session_id,
+    )
+
+
 class KebaSensorEntity(KebaEntity, SensorEntity):
     """A sensor of a station."""
 
     entity_description: KebaSensorEntityDescription
 
+    def __init__(
+        self, coordinator: KebaCoordinator, description: KebaSensorEntityDescription
+    ) -> None:
+        """Create the sensor; a paced one remembers what it wrote last."""
+        super().__init__(coordinator, description)
+        self._written: tuple[SensorValue, bool, tuple[object, ...]] | None = None
+        self._written_at = dt_util.utcnow()
+        self._flush_unsub: CALLBACK_TYPE | None = None
+
     @property
     def native_value(self) -> SensorValue:
         """The value from the coordinator's data."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    async def async_added_to_hass(self) -> None:
+        """Cancel a pending write of a paced meter when the entity goes away."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._cancel_flush)
+
+    @callback
+    def _cancel_flush(self) -> None:
+        if self._flush_unsub is not None:
+            self._flush_unsub()
+            self._flush_unsub = None
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state; a paced meter holds back small rises (recorder rows)."""
+        if self.entity_description.paced and self._holds_back():
+            if self._flush_unsub is None:
+                self._flush_unsub = async_call_later(
+                    self.hass, self._written_at + METER_FLUSH_AFTER - dt_util.utcnow(), self._flush
+                )
+            return
+        self._async_write()
+
+    @callback
+    def _flush(self, _now: datetime) -> None:
+        self._flush_unsub = None
+        self._async_write()
+
+    def _holds_back(self) -> bool:
+        """Whether this update may wait: the meter only rose, by little or just now."""
+        value = self.native_value if self.available else None
+        written = self._written
+        if written is None or not isinstance(value, float):
+            return False
+        old_value, old_available, old_moment = written
+        if not isinstance(old_value, float) or not old_available:
+            return False
+        if _moment(self.coordinator.data) != old_moment or value < old_value:
+            return False
+        return (
+            dt_util.utcnow() - self._written_at < METER_WRITE_INTERVAL
+            # (less a rounding error: 0.1 Wh steps in kWh are not exact in binary)
+            or value - old_value < METER_WRITE_STEP_KWH - 1e-9
+        )
+
+    @callback
+    def _async_write(self) -> None:
+        """Write the state and remember it (what a paced meter compares with)."""
+        if self.entity_description.paced:
+            self._cancel_flush()
+            self._written = (
+                self.native_value if self.available else None,
+                self.available,
+                _moment(self.coordinator.data),
+            )
+            self._written_at = dt_util.utcnow()
+        self.async_write_ha_state()
 
 
 class KebaSolarSensorEntity(KebaEntity, SensorEntity):

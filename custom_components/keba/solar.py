@@ -60,7 +60,6 @@ from .const import (
     DEFAULT_ALLOWED_IMPORT,
     DEFAULT_BATTERY_MIN_SOC,
     DEFAULT_CONTROL_INTERVAL,
-    DEFAULT_SOLAR_MAX_CURRENT,
     DEFAULT_START_DELAY,
     DEFAULT_STOP_DELAY,
     DOMAIN,
@@ -68,7 +67,7 @@ from .const import (
     MIN_CONTROL_INTERVAL,
     PHASES_AUTO,
 )
-from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
+from .coordinator import FALLBACK_HARDWARE_LIMIT_A, KebaConfigEntry, KebaCoordinator, hardware_limit
 from .domain_data import DATA_KEBA, is_site_entry
 from .kecontact import KebaError
 from .site_control import (
@@ -95,14 +94,22 @@ type SiteConfigEntry = ConfigEntry[SiteRuntimeData]
 
 
 def settings_from_options(
-    options: dict[str, Any], site_options: dict[str, Any] | None = None, priority: int = 1
+    options: dict[str, Any],
+    site_options: dict[str, Any] | None = None,
+    priority: int = 1,
+    hardware_limit_a: float = FALLBACK_HARDWARE_LIMIT_A,
 ) -> SurplusSettings:
-    """The controller's settings of one station: its own options and its site's."""
+    """The controller's settings of one station: its own options and its site's.
+
+    Without a maximum current in the options the station's hardware limit (``Curr HW``,
+    ``hardware_limit_a``) is the maximum: Fast then charges as fast as the station allows.
+    """
     site = site_options or {}
     phases = options.get(CONF_SOLAR_PHASES, PHASES_AUTO)
+    maximum = options.get(CONF_SOLAR_MAX_CURRENT)
     return SurplusSettings(
         min_current=float(options.get(CONF_SOLAR_MIN_CURRENT, MIN_CHARGING_CURRENT)),
-        max_current=float(options.get(CONF_SOLAR_MAX_CURRENT, DEFAULT_SOLAR_MAX_CURRENT)),
+        max_current=float(hardware_limit_a if maximum is None else maximum),
         phases=None if phases == PHASES_AUTO else int(phases),
         start_delay_s=float(site.get(CONF_START_DELAY, DEFAULT_START_DELAY)),
         stop_delay_s=float(site.get(CONF_STOP_DELAY, DEFAULT_STOP_DELAY)),
@@ -232,8 +239,9 @@ class SolarStation:
     @callback
     def _async_apply_fast(self) -> None:
         """Without a site, fast mode just offers the maximum once."""
-        settings = settings_from_options(dict(self.entry.options))
-        limit = min(settings.max_current, _most_of(self.coordinator))
+        most = _most_of(self.coordinator)
+        settings = settings_from_options(dict(self.entry.options), hardware_limit_a=most)
+        limit = min(settings.max_current, most)
         self.entry.async_create_background_task(
             self.coordinator.hass,
             _send(self.coordinator, float(math.floor(limit))),
@@ -368,7 +376,10 @@ class ChargingSite:
     def settings(self, station: SolarStation) -> SurplusSettings:
         """The controller's settings of a member station."""
         return settings_from_options(
-            dict(station.entry.options), self.options, self.priority(station)
+            dict(station.entry.options),
+            self.options,
+            self.priority(station),
+            _most_of(station.coordinator),
         )
 
     @callback
