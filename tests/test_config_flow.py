@@ -187,7 +187,10 @@ async def test_title_names_the_device_short(
             domain=DOMAIN, title=existing, unique_id="11111111", data={CONF_HOST: "192.0.2.2"}
         ).add_to_hass(hass)
     mock_discover.return_value = [_found(HOST, SERIAL, PRODUCT)]
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    if existing is None:
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    else:
+        result = await _async_start_adding_a_station(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_STATION: SERIAL}
     )
