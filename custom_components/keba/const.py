@@ -103,3 +103,10 @@ DEFAULT_BATTERY_MIN_SOC: Final = 80
 MIN_CONTROL_INTERVAL: Final = 10
 DEFAULT_CONTROL_INTERVAL: Final = 10
 MAX_CONTROL_INTERVAL: Final = 300
+
+# 1/3-phase switching through X2 (options step "phases")
+CONF_PHASE_SWITCHING: Final = "phase_switching"
+CONF_PHASE_DWELL: Final = "phase_switch_dwell"
+CONF_PHASE_MAX_SWITCHES: Final = "phase_switch_max"
+DEFAULT_PHASE_DWELL: Final = 300
+DEFAULT_PHASE_MAX_SWITCHES: Final = 6

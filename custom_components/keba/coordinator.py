@@ -45,6 +45,7 @@ from .kecontact import (
 )
 
 if TYPE_CHECKING:
+    from .phase_switch import PhaseControl
     from .solar import SolarStation
 
 #: Boot time moves by a second or two between reports; keep it steady within this.
@@ -119,6 +120,8 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         self._remove_station_listener = station.add_listener(self._on_station_event)
         #: The station's part in solar charging (set once the entry is set up).
         self.solar: SolarStation | None = None
+        #: 1/3-phase switching through X2 (set by the select platform when the option is on).
+        self.phase_control: PhaseControl | None = None
 
     # ------------------------------------------------------------------ options
     @staticmethod
