@@ -82,11 +82,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="keep the simulator's kernel receive timestamps (real time mixed into virtual time)",
     )
     parser.add_argument(
-        "--controller",
-        type=Path,
-        help="run a variant of custom_components/keba/surplus.py from this file instead",
-    )
-    parser.add_argument(
         "--by-state",
         action="store_true",
         help="also print the solar controller's grid import and unused surplus by its state",
@@ -269,13 +264,10 @@ def main(argv: list[str] | None = None) -> int:
             net=net,
             kernel_timestamps=args.kernel_timestamps,
             trace=args.trace is not None,
-            controller=str(args.controller.resolve()) if args.controller else None,
         )
         for (day, strategy), net in zip(pairs, nets, strict=True)
     ]
     print(f"command: {command}")
-    if args.controller is not None:
-        print(f"controller: {args.controller} (instead of custom_components/keba/surplus.py)")
     print(
         f"{len(specs)} runs (days: {', '.join(args.days)}; strategies: "
         f"{', '.join(args.strategies)}), seed {args.seed}, {args.jobs} at once, "

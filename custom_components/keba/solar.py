@@ -62,20 +62,17 @@ from .const import (
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, hardware_limit
 from .kecontact import KebaError
-from .surplus import (
+from .site_control import (
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
     ChargingMode,
     Decision,
-    SiteMeasurement,
+    Reading,
+    SiteController,
+    SiteSettings,
     StationMeasurement,
-    SurplusController,
     SurplusSettings,
 )
-
-#: A sensor that has not reported for this many control intervals (at least a minute) is stale.
-STALE_INTERVALS = 6
-STALE_MIN_S = 60.0
 
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 
@@ -93,50 +90,6 @@ def settings_from_options(options: dict[str, Any]) -> SurplusSettings:
         priority=int(options.get(CONF_PRIORITY, 1)),
         battery_min_soc=float(options.get(CONF_BATTERY_MIN_SOC, DEFAULT_BATTERY_MIN_SOC)),
     )
-
-
-class _Average:
-    """Time-weighted average of a value over the current control interval.
-
-    Only the time the value was known counts: a sensor that was unavailable for part of the
-    interval is averaged over the rest, not diluted by zeros. Its last value holds until the
-    next one (Home Assistant reports a sensor only when it updates).
-    """
-
-    def __init__(self) -> None:
-        self.value: float | None = None
-        #: When the value was last reported (changed or not).
-        self.reported_at = -math.inf
-        self._since = -math.inf
-        self._integral = 0.0
-        self._covered = 0.0
-
-    def update(self, value: float | None, now: float) -> None:
-        """A new value (None: unknown from now on)."""
-        self._accumulate(now)
-        self.value = value
-        if value is not None:
-            self.reported_at = now
-
-    def keep_alive(self, now: float) -> None:
-        """The value was reported again unchanged: it is still fresh."""
-        if self.value is not None:
-            self.reported_at = now
-
-    def _accumulate(self, now: float) -> None:
-        if self.value is not None and now > self._since:
-            self._integral += self.value * (now - self._since)
-            self._covered += now - self._since
-        self._since = max(self._since, now)
-
-    def take(self, now: float, stale_after: float = math.inf) -> float | None:
-        """The average since the last call; None when unknown now or stale."""
-        self._accumulate(now)
-        integral, covered = self._integral, self._covered
-        self._integral = self._covered = 0.0
-        if self.value is None or now - self.reported_at > stale_after:
-            return None
-        return integral / covered if covered > 0 else self.value
 
 
 def _power(sign: float) -> Callable[[State], float | None]:
@@ -280,15 +233,17 @@ async def _send(coordinator: KebaCoordinator, current: float) -> None:
 
 
 class _Sensor:
-    """A Home Assistant sensor the site reads, averaged over the control interval."""
+    """A Home Assistant sensor the site reads, fed to the site's control logic."""
 
-    def __init__(self, entity_id: str, read: Callable[[State], float | None]) -> None:
+    def __init__(
+        self, entity_id: str, reading: Reading, read: Callable[[State], float | None]
+    ) -> None:
         self.entity_id = entity_id
+        self.reading = reading
         self._read = read
-        self.average = _Average()
 
-    def update(self, state: State | None, now: float) -> None:
-        self.average.update(self._read(state) if state is not None else None, now)
+    def value(self, state: State | None) -> float | None:
+        return self._read(state) if state is not None else None
 
 
 class _Site:
@@ -297,13 +252,10 @@ class _Site:
     def __init__(self, hass: HomeAssistant, grid_sensor: str) -> None:
         self.hass = hass
         self.grid_sensor = grid_sensor
-        self.controller = SurplusController()
+        self.control = SiteController()
+        self.controller = self.control.controller
         self.stations: dict[str, SolarStation] = {}
         self._grid: _Sensor | None = None
-        self._battery: _Sensor | None = None
-        self._soc: _Sensor | None = None
-        #: Each station's measured power, averaged over the same interval as the grid meter.
-        self._power: dict[str, _Average] = {}
         self._station_unsubscribe: dict[str, CALLBACK_TYPE] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self.interval = float(DEFAULT_CONTROL_INTERVAL)
@@ -318,11 +270,11 @@ class _Site:
     def async_add(self, station: SolarStation) -> None:
         self.stations[station.key] = station
         station.site = self
-        power = self._power[station.key] = _Average()
 
         @callback
         def on_update() -> None:
-            power.update(_measured_power(station), time.monotonic())
+            # The vehicle's power is averaged over the same interval as the grid meter's.
+            self._feed_station(station, _measured_power(station), time.monotonic())
 
         on_update()
         self._station_unsubscribe[station.key] = station.coordinator.async_add_listener(on_update)
@@ -331,9 +283,8 @@ class _Site:
     @callback
     def async_remove(self, station: SolarStation) -> None:
         self.stations.pop(station.key, None)
-        self._power.pop(station.key, None)
         self._station_unsubscribe.pop(station.key)()
-        self.controller.forget(station.key)
+        self.control.forget(station.key)
         station.site = None
         self._async_restart()
 
@@ -368,9 +319,12 @@ class _Site:
         battery_sign = 1.0 if options.get(CONF_BATTERY_CHARGE_POSITIVE, True) else -1.0
         battery_sensor = options.get(CONF_BATTERY_POWER_SENSOR)
         soc_sensor = options.get(CONF_BATTERY_SOC_SENSOR)
-        self._grid = _Sensor(self.grid_sensor, _power(grid_sign))
-        self._battery = _Sensor(battery_sensor, _power(battery_sign)) if battery_sensor else None
-        self._soc = _Sensor(soc_sensor, _number) if soc_sensor else None
+        self._grid = _Sensor(self.grid_sensor, Reading.GRID, _power(grid_sign))
+        sensors = [self._grid]
+        if battery_sensor:
+            sensors.append(_Sensor(battery_sensor, Reading.BATTERY_POWER, _power(battery_sign)))
+        if soc_sensor:
+            sensors.append(_Sensor(soc_sensor, Reading.BATTERY_SOC, _number))
         self.interval = max(
             float(MIN_CONTROL_INTERVAL),
             min(
@@ -378,25 +332,28 @@ class _Site:
                 for s in self.stations.values()
             ),
         )
+        self.control.update_settings(SiteSettings(control_interval_s=self.interval))
         now = time.monotonic()
-        tracked = {
-            sensor.entity_id: sensor
-            for sensor in (self._grid, self._battery, self._soc)
-            if sensor is not None
-        }
+        tracked = {sensor.entity_id: sensor for sensor in sensors}
+        for reading in Reading:
+            if reading not in {sensor.reading for sensor in sensors}:
+                self.control.feed(reading, None, now)
         for entity_id, sensor in tracked.items():
-            sensor.update(self.hass.states.get(entity_id), now)
+            self.control.feed(sensor.reading, sensor.value(self.hass.states.get(entity_id)), now)
 
         @callback
         def on_change(event: Event[EventStateChangedData]) -> None:
-            tracked[event.data["entity_id"]].update(event.data["new_state"], time.monotonic())
+            sensor = tracked[event.data["entity_id"]]
+            self.control.feed(
+                sensor.reading, sensor.value(event.data["new_state"]), time.monotonic()
+            )
             if event.data["entity_id"] == self.grid_sensor:
                 self._async_react()
 
         @callback
         def on_report(event: Event[EventStateReportedData]) -> None:
             # Reported again with the same state: not a change, but proof it is alive.
-            tracked[event.data["entity_id"]].average.keep_alive(time.monotonic())
+            self.control.keep_alive(tracked[event.data["entity_id"]].reading, time.monotonic())
 
         self._unsubscribe.append(
             async_track_state_change_event(self.hass, list(tracked), on_change)
@@ -439,6 +396,14 @@ class _Site:
             measures_currents=meter is not None,
         )
 
+    def _feed_station(self, station: SolarStation, power_w: float | None, now: float) -> None:
+        """Hand the station's measurement to the site (or leave it out while unreachable)."""
+        measurement = self._measure(station, power_w)
+        if measurement is not None and station.coordinator.last_update_success:
+            self.control.feed_station(measurement, now)
+        else:
+            self.control.remove_station(station.key)
+
     @callback
     def _async_react(self) -> None:
         """A new grid reading: lower the currents at once if it shows import.
@@ -446,46 +411,23 @@ class _Site:
         The control interval averages, so a cloud would otherwise draw from the grid for up to
         an interval before the vehicles give way; raising and pausing wait for the interval.
         """
-        if self._grid is None or self._grid.average.value is None:  # pragma: no cover
-            return
-        site = SiteMeasurement(
-            grid_power_w=self._grid.average.value,
-            battery_power_w=self._battery.average.value if self._battery else None,
-            battery_soc=self._soc.average.value if self._soc else None,
-        )
-        measured = self._measure_all(_measured_power)
-        decisions = self.controller.react(time.monotonic(), site, [m for _, m in measured])
-        stations = {station.key: station for station, _ in measured}
-        for decision in decisions:
-            self._async_apply(stations[decision.key], decision)
+        now = time.monotonic()
+        for station in self.stations.values():
+            self._feed_station(station, _measured_power(station), now)
+        for decision in self.control.react(now):
+            self._async_apply(self.stations[decision.key], decision)
 
     async def _async_tick(self, _now: datetime | None) -> None:
         if self._grid is None:  # pragma: no cover - set as soon as a station joins
             return
         now = time.monotonic()
-        stale_after = max(STALE_MIN_S, STALE_INTERVALS * self.interval)
-        site = SiteMeasurement(
-            grid_power_w=self._grid.average.take(now, stale_after),
-            battery_power_w=self._battery.average.take(now, stale_after) if self._battery else None,
-            battery_soc=self._soc.average.take(now, stale_after) if self._soc else None,
-        )
-        # The vehicles' power over the same interval as the grid meter's: the surplus is their
-        # sum, and a point sample of one against the average of the other swings.
-        measured = self._measure_all(lambda station: self._power[station.key].take(now))
-        decisions = self.controller.step(now, site, [m for _, m in measured])
-        for (station, _), decision in zip(measured, decisions, strict=True):
-            self._async_apply(station, decision)
-
-    def _measure_all(
-        self, power_of: Callable[[SolarStation], float | None]
-    ) -> list[tuple[SolarStation, StationMeasurement]]:
-        """Every reachable station of the site with its measurement (vehicle power as given)."""
-        measured: list[tuple[SolarStation, StationMeasurement]] = []
         for station in self.stations.values():
-            measurement = self._measure(station, power_of(station))
-            if measurement is not None and station.coordinator.last_update_success:
-                measured.append((station, measurement))
-        return measured
+            self._feed_station(station, _measured_power(station), now)
+        status = self.control.step(now)
+        for decision in status.decisions:
+            member = self.stations.get(decision.key)
+            if member is not None:
+                self._async_apply(member, decision)
 
     @callback
     def _async_apply(self, station: SolarStation, decision: Decision) -> None:

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 import enum
 import math
+from typing import Protocol
 
 #: Nominal phase voltage when the meter does not say.
 NOMINAL_VOLTAGE = 230.0
@@ -84,6 +85,7 @@ class ControllerState(enum.StrEnum):
     WAITING_FOR_SURPLUS = "waiting_for_surplus"
     STARTING = "starting"
     CHARGING_FROM_SURPLUS = "charging_from_surplus"
+    BATTERY_BRIDGING = "battery_bridging"
     HOLDING_THROUGH_DIP = "holding_through_dip"
     PAUSED = "paused"
     CHARGING_AT_MINIMUM = "charging_at_minimum"
@@ -109,6 +111,26 @@ class SurplusSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BatterySettings:
+    """How the home battery works with the vehicles (the semantics evcc's owners know).
+
+    * Below ``priority_soc`` the battery charges first: its charging power is not surplus.
+      From it on, the vehicles come first and what the battery would charge is theirs.
+    * Above ``buffer_soc`` (None: never) the battery may bridge a dip while a vehicle charges
+      from surplus: its discharge counts as solar energy (it stored surplus), within
+      ``max_discharge_w``. At or below it, a discharging battery counts as import.
+    * Above ``buffer_start_soc`` (None: never) a session may start on battery power alone; it
+      then runs at the minimum current until the battery is down to ``buffer_soc``.
+    """
+
+    priority_soc: float = 10.0
+    buffer_soc: float | None = 50.0
+    buffer_start_soc: float | None = None
+    #: The battery's discharge power limit (W); None: unknown (the grid meter shows the rest).
+    max_discharge_w: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SiteMeasurement:
     """The site's power flows, averaged over the control interval."""
 
@@ -117,6 +139,9 @@ class SiteMeasurement:
     #: Positive: the home battery charges; negative: it discharges. None: no battery.
     battery_power_w: float | None = None
     battery_soc: float | None = None
+    #: The site's battery settings; None: the stations' ``battery_min_soc`` as the priority
+    #: SoC and no buffer (a discharging battery never feeds the vehicle).
+    battery: BatterySettings | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +182,67 @@ class Decision:
     surplus_w: float | None
     #: Phases the controller counts with for this station.
     phases: int
+    #: Why, in a few words (for the site state and the debug log).
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DipContext:
+    """A vehicle charging from surplus is in a dip: what the decision to hold or pause sees."""
+
+    now: float
+    key: str
+    #: When the dip began.
+    since: float
+    #: Import (W, grid or a battery below its buffer) that holding the minimum costs now.
+    shortfall_w: float
+    #: What holding cost so far in this dip (W·s).
+    import_ws: float
+    min_power_w: float
+    settings: SurplusSettings
+    #: This session's energy from surplus and from the grid so far (W·s).
+    session_surplus_ws: float
+    session_import_ws: float
+
+
+@dataclass(frozen=True, slots=True)
+class DipVerdict:
+    """Hold the minimum through a dip, or pause; and why."""
+
+    hold: bool
+    reason: str
+
+
+class DipPolicy(Protocol):
+    """Decides whether a vehicle holds its minimum through a dip or pauses."""
+
+    def observe(self, now: float, key: str, available_w: float, min_power_w: float) -> None:
+        """The surplus available to a plugged station at a control step (W)."""
+
+    def decide(self, context: DipContext) -> DipVerdict:
+        """Hold or pause, at one control step of a dip."""
+
+
+class FixedDipBudget:
+    """Hold a dip up to the stop delay, or until its import exceeds a fixed budget.
+
+    The budget is half of what the stop delay at the minimum current would import; a session
+    that took plenty from surplus may hold longer while its import stays under 4 %.
+    """
+
+    def observe(self, now: float, key: str, available_w: float, min_power_w: float) -> None:
+        """Nothing to learn."""
+
+    def decide(self, context: DipContext) -> DipVerdict:
+        """Hold while within the duration and the import budget."""
+        settings = context.settings
+        budget = context.min_power_w * settings.stop_delay_s * DIP_BUDGET_SHARE
+        credit = SESSION_IMPORT_SHARE * context.session_surplus_ws - context.session_import_ws
+        if context.now - context.since >= settings.stop_delay_s and credit <= 0:
+            return DipVerdict(False, "dip outlasted the stop delay")
+        if context.import_ws > budget + max(0.0, credit):
+            return DipVerdict(False, "dip import over its budget")
+        return DipVerdict(True, "dip within the stop delay and its budget")
 
 
 @dataclass(slots=True)
@@ -205,9 +291,15 @@ def _regulated(stations: Iterable[StationMeasurement]) -> list[StationMeasuremen
 class SurplusController:
     """Decides the currents of every station of one site (one grid meter)."""
 
-    def __init__(self) -> None:
-        """Start with no memory of any station."""
+    def __init__(self, dip_policy: DipPolicy | None = None) -> None:
+        """Start with no memory of any station; ``dip_policy`` decides dips (default fixed)."""
         self._memory: dict[str, _Memory] = {}
+        self.dip_policy: DipPolicy = dip_policy or FixedDipBudget()
+        #: Battery power (W) left this step to bridge dips, and whether a session may start on
+        #: the battery alone.
+        self._bridge_left = 0.0
+        self._battery_start = False
+        self._battery_soc: float | None = None
 
     # ------------------------------------------------------------------ memory
     def detected_phases(self, key: str) -> int | None:
@@ -235,6 +327,10 @@ class SurplusController:
         candidates = [self._candidate(s) for s in controlled if s.vehicle_plugged]
         if surplus is not None:
             self._allocate(surplus, candidates)
+            for c in candidates:
+                self.dip_policy.observe(now, c.station.key, c.allocation, c.min_power)
+        # Served in priority order: the battery bridges the first stations' dips first.
+        candidates.sort(key=lambda c: c.station.settings.priority)
         decisions: list[Decision] = []
         by_key = {c.station.key: c for c in candidates}
         for station in stations:
@@ -317,18 +413,44 @@ class SurplusController:
         return decisions
 
     # --------------------------------------------------------------- helpers
-    @staticmethod
-    def _surplus(site: SiteMeasurement, controlled: Iterable[StationMeasurement]) -> float | None:
+    def _surplus(
+        self, site: SiteMeasurement, controlled: Iterable[StationMeasurement]
+    ) -> float | None:
+        self._bridge_left, self._battery_start = 0.0, False
+        self._battery_soc = site.battery_soc
         if site.grid_power_w is None or not math.isfinite(site.grid_power_w):
             return None
         surplus = -site.grid_power_w + sum(max(0.0, s.power_w) for s in controlled)
         battery = site.battery_power_w
-        if battery is not None and math.isfinite(battery):
+        if battery is None or not math.isfinite(battery):
+            return surplus
+        soc = site.battery_soc
+        settings = site.battery
+        if settings is None:
             min_soc = min((s.settings.battery_min_soc for s in controlled), default=100.0)
-            soc = site.battery_soc
             if battery < 0 or (soc is not None and soc >= min_soc):
                 # Discharging never feeds the vehicle; charging yields to it above the min SoC.
                 surplus += battery
+            return surplus
+        if battery >= 0:
+            # Charging: below the priority SoC the battery comes first.
+            if soc is not None and soc >= settings.priority_soc:
+                surplus += battery
+        else:
+            # Discharging counts as import; above the buffer SoC it may bridge a dip.
+            surplus += battery
+            if soc is not None and settings.buffer_soc is not None and soc > settings.buffer_soc:
+                bridge = -battery
+                if settings.max_discharge_w is not None:
+                    bridge = min(bridge, settings.max_discharge_w)
+                self._bridge_left = bridge
+        if (
+            soc is not None
+            and settings.buffer_start_soc is not None
+            and soc > settings.buffer_start_soc
+            and (settings.buffer_soc is None or soc > settings.buffer_soc)
+        ):
+            self._battery_start = True
         return surplus
 
     def _phases(self, station: StationMeasurement, memory: _Memory) -> int:
@@ -451,12 +573,19 @@ class SurplusController:
                 surplus,
             )
 
-        if charging and not adopted:
-            drawn, available = max(0.0, station.power_w), max(0.0, c.allocation)
-            memory.session_surplus_ws += min(drawn, available) * interval
-            memory.session_import_ws += max(0.0, drawn - available) * interval
         margin = settings.allowed_import_w if charging else 0.0
         enough = c.allocation + margin >= c.min_power
+        # Above its buffer SoC the battery bridges a dip (its discharge is stored surplus).
+        bridged = 0.0
+        if charging and not adopted and not enough and not memory.probing:
+            need = c.min_power - c.allocation - margin
+            if self._bridge_left >= need:
+                bridged = need
+                self._bridge_left -= need
+        if charging and not adopted:
+            drawn, available = max(0.0, station.power_w), max(0.0, c.allocation) + bridged
+            memory.session_surplus_ws += min(drawn, available) * interval
+            memory.session_import_ws += max(0.0, drawn - available) * interval
         if not charging or adopted:
             window = memory.start_window
             window.append((now, c.allocation))
@@ -492,6 +621,18 @@ class SurplusController:
             return self._emit(now, station, memory, ControllerState.STARTING, 0.0, surplus)
 
         if not charging or adopted:
+            if self._battery_start and not adopted and c.phases_known:
+                # Above the buffer start SoC a session may start on the battery alone.
+                memory.start_window.clear()
+                return self._emit(
+                    now,
+                    station,
+                    memory,
+                    ControllerState.BATTERY_BRIDGING,
+                    settings.min_current,
+                    surplus,
+                    f"started on the battery (state of charge {self._battery_soc:.0f} %)",
+                )
             return self._emit(
                 now, station, memory, ControllerState.WAITING_FOR_SURPLUS, 0.0, surplus
             )
@@ -501,24 +642,60 @@ class SurplusController:
             memory.probing = False
             memory.dip_since = None
             memory.dip_import_ws = 0.0
-            return self._emit(now, station, memory, ControllerState.PAUSED, 0.0, surplus)
-        # A dip: hold the minimum current, unless it lasts or costs too much.
+            return self._emit(
+                now,
+                station,
+                memory,
+                ControllerState.PAUSED,
+                0.0,
+                surplus,
+                "the vehicle takes more phases than the surplus covers",
+            )
+        if bridged > 0:
+            memory.dip_since = None
+            memory.dip_import_ws = 0.0
+            return self._emit(
+                now,
+                station,
+                memory,
+                ControllerState.BATTERY_BRIDGING,
+                settings.min_current,
+                surplus,
+                f"battery bridges {bridged:.0f} W (state of charge {self._battery_soc:.0f} %)",
+            )
+        # A dip: hold the minimum current, or pause, as the dip policy decides.
         if memory.dip_since is None:
             memory.dip_since = now
             memory.dip_import_ws = 0.0
         shortfall = max(0.0, c.min_power - c.allocation - margin)
         memory.dip_import_ws += shortfall * interval
-        budget = c.min_power * settings.stop_delay_s * DIP_BUDGET_SHARE
-        # What the session can still afford: on a good day long dips are held, on a poor one
-        # (the session already imported more than its share) the dip budget applies alone.
-        credit = SESSION_IMPORT_SHARE * memory.session_surplus_ws - memory.session_import_ws
-        too_long = now - memory.dip_since >= settings.stop_delay_s and credit <= 0
-        if too_long or memory.dip_import_ws > budget + max(0.0, credit):
+        verdict = self.dip_policy.decide(
+            DipContext(
+                now=now,
+                key=station.key,
+                since=memory.dip_since,
+                shortfall_w=shortfall,
+                import_ws=memory.dip_import_ws,
+                min_power_w=c.min_power,
+                settings=settings,
+                session_surplus_ws=memory.session_surplus_ws,
+                session_import_ws=memory.session_import_ws,
+            )
+        )
+        if not verdict.hold:
             memory.dip_since = None
             memory.dip_import_ws = 0.0
-            return self._emit(now, station, memory, ControllerState.PAUSED, 0.0, surplus)
+            return self._emit(
+                now, station, memory, ControllerState.PAUSED, 0.0, surplus, verdict.reason
+            )
         return self._emit(
-            now, station, memory, ControllerState.HOLDING_THROUGH_DIP, settings.min_current, surplus
+            now,
+            station,
+            memory,
+            ControllerState.HOLDING_THROUGH_DIP,
+            settings.min_current,
+            surplus,
+            verdict.reason,
         )
 
     def _prepare_for_plug_in(
@@ -577,6 +754,7 @@ class SurplusController:
         state: ControllerState,
         target: float,
         surplus: float | None,
+        reason: str = "",
     ) -> Decision:
         """Turn a target into a command, sparing the station needless or early changes."""
         previous = memory.commanded
@@ -611,4 +789,5 @@ class SurplusController:
             command,
             surplus,
             self._phases(station, memory),
+            reason,
         )

@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 import logging
 import math
 import time
-from types import ModuleType
 from typing import Any
 
 from custom_components.keba.kecontact import EndpointPool, KebaError, KebaStation, StationEvent
+from custom_components.keba.site_control import ChargingMode, StationMeasurement, SurplusSettings
 from simulator import Simulator
 import simulator.station as sim_station
 
@@ -65,7 +65,6 @@ from .strategies import (
     EvccStrategy,
     NaiveStrategy,
     Strategy,
-    load_controller,
 )
 from .virtual_loop import VirtualTimeLoop
 
@@ -90,8 +89,6 @@ class RunSpec:
     kernel_timestamps: bool = False
     #: Record a row every 10 s (time, PV, house, car, grid, offered current, strategy state).
     trace: bool = False
-    #: A variant of ``surplus.py`` to run instead of the integration's (file path).
-    controller: str | None = None
 
 
 @dataclass(slots=True)
@@ -175,11 +172,8 @@ class _Run:
         self._tasks: set[asyncio.Task[None]] = set()
         self._probe: _Probe | None = None
         self._probe_sent = 0
-        # Grid meter: the latest sample and its time-weighted average since the last take.
+        # Grid meter: the latest sample.
         self._grid_latest: float | None = None
-        self._grid_since = 0.0
-        self._grid_window_start: float | None = None
-        self._grid_integral = 0.0
         # Vehicle bookkeeping.
         self.plugged = False
         self.full = False
@@ -194,24 +188,10 @@ class _Run:
     def grid_latest_w(self) -> float | None:
         return self._grid_latest
 
-    def grid_average_w(self, now: float) -> float | None:
-        if self._grid_latest is None:
-            return None
-        self._accumulate(now)
-        start = self._grid_window_start if self._grid_window_start is not None else now
-        span = now - start
-        average = self._grid_integral / span if span > 0 else self._grid_latest
-        self._grid_window_start, self._grid_integral = now, 0.0
-        return average
+    def battery_latest(self) -> tuple[float, float] | None:
+        return None
 
-    def _accumulate(self, now: float) -> None:
-        if self._grid_window_start is None:
-            self._grid_window_start = now
-        if self._grid_latest is not None:
-            self._grid_integral += self._grid_latest * (now - self._grid_since)
-        self._grid_since = max(self._grid_since, now)
-
-    def station_measurement(self, surplus: ModuleType, mode: Any, settings: Any) -> Any:
+    def station_measurement(self, mode: ChargingMode, settings: SurplusSettings) -> Any:
         # The same reading as the integration's solar._Site._measure.
         assert self.station is not None
         status, meter = self.station.snapshot.status, self.station.snapshot.meter
@@ -223,7 +203,7 @@ class _Run:
             if meter is not None
             else (None, None, None)
         )
-        return surplus.StationMeasurement(
+        return StationMeasurement(
             key="station",
             mode=mode,
             settings=settings,
@@ -327,7 +307,6 @@ class _Run:
     def _meter_sample(self, now: float) -> None:
         second = min(DAY_S - 1, int(now))
         grid = self.day.house_w[second] + self._car_power_true_w() - self.day.pv_w[second]
-        self._accumulate(now)
         self._grid_latest = grid
         hook = getattr(self._strategy_obj, "on_grid_reading", None)
         if hook is not None:
@@ -435,8 +414,7 @@ class _Run:
         phases = self.day.vehicle.phases
         match self.spec.strategy:
             case "solar" | "min_solar":
-                module = load_controller(self.spec.controller)
-                return ControllerStrategy(self, module, self.spec.strategy)
+                return ControllerStrategy(self, self.spec.strategy)
             case "naive":
                 return NaiveStrategy(self, lambda: phases)
             case "evcc":

@@ -24,14 +24,17 @@ reports through the protocol engine) and acts only through the engine's commands
 from __future__ import annotations
 
 from collections.abc import Callable
-import importlib.util
 import math
-from pathlib import Path
-import sys
-from types import ModuleType
 from typing import Any, Protocol
 
-import custom_components.keba.surplus as integration_surplus
+from custom_components.keba.site_control import (
+    BatterySettings,
+    ChargingMode,
+    Reading,
+    SiteController,
+    SiteSettings,
+    SurplusSettings,
+)
 
 #: Control interval of the integration (``DEFAULT_CONTROL_INTERVAL``) and of the automation.
 CONTROLLER_INTERVAL_S = 10.0
@@ -51,17 +54,14 @@ STRATEGY_NAMES = ("solar", "min_solar", "naive", "evcc")
 class SiteView(Protocol):
     """What a strategy can read and do (implemented by the simulation run)."""
 
-    def grid_average_w(self, now: float) -> float | None:
-        """Grid power (W, + import) averaged over the time since the last call."""
-
     def grid_latest_w(self) -> float | None:
         """The grid meter's latest reading (W, + import)."""
 
-    def station_measurement(self, surplus: ModuleType, mode: Any, settings: Any) -> Any:
-        """The station as ``solar.py`` measures it (a ``surplus.StationMeasurement``).
+    def battery_latest(self) -> tuple[float, float] | None:
+        """The home battery's latest power (W, + charging) and state of charge (%); None: none."""
 
-        None before the first poll.
-        """
+    def station_measurement(self, mode: ChargingMode, settings: SurplusSettings) -> Any:
+        """The station as ``solar.py`` measures it; None before the first poll."""
 
     def car_power_w(self) -> float:
         """The vehicle's power as the station's last report 3 shows it (W)."""
@@ -88,50 +88,57 @@ class Strategy(Protocol):
         """Decide and (maybe) send."""
 
 
-def load_controller(path: str | None) -> ModuleType:
-    """The integration's ``surplus`` module, or a variant of it loaded from ``path``."""
-    if path is None:
-        return integration_surplus
-    spec = importlib.util.spec_from_file_location("surplus_variant", Path(path))
-    if spec is None or spec.loader is None:
-        raise ValueError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
-
-
 class ControllerStrategy:
-    """The integration's controller in ``solar`` or ``min_solar`` mode."""
+    """The integration's charging-site control logic in ``solar`` or ``min_solar`` mode.
+
+    Fed like ``solar.py`` feeds it: every grid (and battery) reading with its time, the station
+    as its reports show it; stepped every control interval; ``react`` on every grid reading.
+    """
 
     interval = CONTROLLER_INTERVAL_S
 
-    def __init__(self, site: SiteView, surplus: ModuleType, mode: str) -> None:
-        """Regulate the station of ``site`` in ``mode``, default settings."""
+    def __init__(
+        self,
+        site: SiteView,
+        mode: str,
+        *,
+        battery: BatterySettings | None = None,
+        settings: SurplusSettings | None = None,
+    ) -> None:
+        """Regulate the station of ``site`` in ``mode``."""
         self.name = mode
         self._site = site
-        self._surplus = surplus
-        self._mode = surplus.ChargingMode(mode)
-        self._settings = surplus.SurplusSettings()
-        self.controller = surplus.SurplusController()
+        self._mode = ChargingMode(mode)
+        self._settings = settings or SurplusSettings()
+        self.control = SiteController(
+            SiteSettings(control_interval_s=CONTROLLER_INTERVAL_S, battery=battery)
+        )
         self.states: dict[str, float] = {}
+        self.reasons: list[tuple[float, str, str]] = []
         self._last_state: str | None = None
         self._last_at: float | None = None
         self.state = ""
 
+    def _feed_station(self, now: float) -> bool:
+        measurement = self._site.station_measurement(self._mode, self._settings)
+        if measurement is None:
+            return False
+        self.control.feed_station(measurement, now)
+        return True
+
     def tick(self, now: float) -> None:
         """One control interval, as ``solar.py``'s ``_Site._async_tick``."""
-        grid = self._site.grid_average_w(now)
-        measurement = self._site.station_measurement(self._surplus, self._mode, self._settings)
-        if measurement is None:
+        if not self._feed_station(now):
             return
-        site = self._surplus.SiteMeasurement(grid_power_w=grid)
-        (decision,) = self.controller.step(now, site, [measurement])
+        status = self.control.step(now)
+        (decision,) = status.decisions
         # Time spent in each controller state (for the report).
         if self._last_state is not None and self._last_at is not None:
             self.states[self._last_state] = self.states.get(self._last_state, 0.0) + (
                 now - self._last_at
             )
+        if not self.reasons or self.reasons[-1][2] != status.reason:
+            self.reasons.append((now, status.state.value, status.reason))
         self._last_state, self._last_at = decision.state.value, now
         self.state = (
             f"{decision.state.value} {decision.target_current} {decision.surplus_w:.0f}"
@@ -142,12 +149,15 @@ class ControllerStrategy:
             self._site.send(decision.command)
 
     def on_grid_reading(self, now: float) -> None:
-        """A new grid reading: lower at once if it shows import (``solar.py`` does the same)."""
-        measurement = self._site.station_measurement(self._surplus, self._mode, self._settings)
-        if measurement is None:
+        """A new meter reading: fed to the site, which lowers at once on import."""
+        self.control.feed(Reading.GRID, self._site.grid_latest_w(), now)
+        battery = self._site.battery_latest()
+        if battery is not None:
+            self.control.feed(Reading.BATTERY_POWER, battery[0], now)
+            self.control.feed(Reading.BATTERY_SOC, battery[1], now)
+        if not self._feed_station(now):
             return
-        site = self._surplus.SiteMeasurement(grid_power_w=self._site.grid_latest_w())
-        for decision in self.controller.react(now, site, [measurement]):
+        for decision in self.control.react(now):
             if decision.command is not None:
                 self._site.send(decision.command)
 
