@@ -109,4 +109,4 @@ CONF_PHASE_SWITCHING: Final = "phase_switching"
 CONF_PHASE_DWELL: Final = "phase_switch_dwell"
 CONF_PHASE_MAX_SWITCHES: Final = "phase_switch_max"
 DEFAULT_PHASE_DWELL: Final = 300
-DEFAULT_PHASE_MAX_SWITCHES: Final = 6
+DEFAULT_PHASE_MAX_SWITCHES: Final = 20

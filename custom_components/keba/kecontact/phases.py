@@ -190,7 +190,7 @@ class PhaseSwitchSettings:
     """
 
     dwell_s: float = 300.0
-    max_switches_per_session: int = 6
+    max_switches_per_session: int = 20
     current_gone_a: float = 0.5
     current_gone_timeout_s: float = 30.0
     settle_s: float = 10.0
