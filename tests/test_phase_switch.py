@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from homeassistant.components.select import (
@@ -18,18 +20,22 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.keba.const import (
+    CONF_GRID_SENSOR,
     CONF_PHASE_DWELL,
     CONF_PHASE_MAX_SWITCHES,
     CONF_PHASE_SWITCHING,
+    CONF_START_DELAY,
+    CONF_STOP_DELAY,
 )
 from custom_components.keba.kecontact.phases import PhaseSwitchState
 
 from .common import FakeStation, default_reports
 
 ENTITY_ID = "select.kecontact_p30_x_series_phases"
+GRID = "sensor.grid_power"
 
 
 @pytest.fixture(autouse=True)
@@ -232,3 +238,47 @@ async def test_restart_in_the_middle_of_a_switch(
     state = hass.states.get(ENTITY_ID)
     assert state is not None
     assert (state.state, state.attributes["selected_phases"]) == ("1", 1)
+
+
+async def test_solar_mode_chooses_one_phase(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Solar, phases automatic: a surplus for one phase only moves the car to one phase."""
+    mock_station.set_report(2, **{"X2 phaseSwitch source": 4, "Curr user": 6000})
+    mock_station.set_report(3, I1=6000, I2=6000, I3=6000, P=4_100_000)
+    hass.states.async_set(GRID, "2100", {"unit_of_measurement": "W", "device_class": "power"})
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={
+            CONF_PHASE_SWITCHING: True,
+            CONF_GRID_SENSOR: GRID,
+            CONF_START_DELAY: 30,
+            CONF_STOP_DELAY: 60,
+        },
+    )
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: "select.kecontact_p30_x_series_charging_mode", ATTR_OPTION: "solar"},
+        blocking=True,
+    )
+    for _ in range(12):  # two minutes of control intervals at about 2 kW of surplus
+        freezer.tick(timedelta(seconds=10))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        if commands:
+            break
+    assert commands == ["x2 0"]
+    mock_station.pause_charging.assert_awaited()
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert (state.state, state.attributes["selected_phases"]) == ("automatic", 1)
+    # On one phase about 2 kW carry 8 A: the switch resumed there (or the controller does).
+    assert mock_station.set_current.await_args_list[-1].args[0] >= 6

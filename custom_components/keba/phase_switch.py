@@ -18,19 +18,24 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from .const import (
     CONF_PHASE_DWELL,
     CONF_PHASE_MAX_SWITCHES,
+    CONF_START_DELAY,
     DEFAULT_PHASE_DWELL,
     DEFAULT_PHASE_MAX_SWITCHES,
+    DEFAULT_START_DELAY,
     LOGGER,
 )
 from .kecontact import KebaError, KebaStation
 from .kecontact.phases import (
     PhaseSwitcher,
     PhaseSwitchSettings,
+    PhaseSwitchState,
     PhaseSwitchSupport,
     SwitchResult,
     phase_switch_support,
     x2_phases,
 )
+from .phase_policy import PhasePolicy, PhasePolicySettings
+from .surplus import ControllerState, Decision
 
 if TYPE_CHECKING:
     from .coordinator import KebaConfigEntry, KebaCoordinator
@@ -79,6 +84,10 @@ class PhaseControl:
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
         self._was_plugged: bool | None = None
+        start_delay = float(options.get(CONF_START_DELAY, DEFAULT_START_DELAY))
+        self.policy = PhasePolicy(
+            PhasePolicySettings(up_delay_s=max(start_delay, PhasePolicySettings().up_delay_s))
+        )
 
     # ------------------------------------------------------------------ state
     @property
@@ -129,7 +138,44 @@ class PhaseControl:
         was, self._was_plugged = self._was_plugged, plugged
         if was and not plugged:
             self.switcher.new_session()
+            self.policy.reset()
             self._notify()
+
+    @callback
+    def async_consider(self, decision: Decision, now: float) -> bool:
+        """The solar controller decided for this station: switch phases instead?
+
+        True while a switch runs (the controller's command is dropped) or when the policy
+        starts one now (only with the choice *automatic*); False: send the command as usual.
+        """
+        if self.switching:
+            return True
+        if self.choice != PHASES_AUTOMATIC:
+            return False
+        status = self.station.snapshot.status
+        phases = self.selected_phases
+        if status is None or phases is None or not status.vehicle_plugged:
+            return False
+        switcher = self.switcher
+        may_switch = (
+            switcher.state is not PhaseSwitchState.GAVE_UP
+            and switcher.dwell_remaining() <= 0
+            and switcher.switches_this_session < switcher.settings.max_switches_per_session
+            and not status.auth_required
+        )
+        choice = self.policy.decide(
+            now,
+            phases=phases,
+            surplus_w=decision.surplus_w,
+            charging=bool(status.charging),
+            holding_dip=decision.state is ControllerState.HOLDING_THROUGH_DIP,
+            wants_pause=decision.command == 0,
+            may_switch=may_switch,
+        )
+        if choice is None:
+            return False
+        LOGGER.debug("%s: %s phase(s): %s", self.station.host, choice.phases, choice.reason)
+        return self.async_request(choice.phases, resume_current=choice.resume_current)
 
     @callback
     def async_choose(self, choice: str) -> None:
@@ -140,19 +186,27 @@ class PhaseControl:
             self.async_request(int(choice))
 
     @callback
-    def async_request(self, phases: int) -> bool:
-        """Start switching to ``phases`` in the background unless a switch is running."""
+    def async_request(self, phases: int, *, resume_current: float | None = -1.0) -> bool:
+        """Start switching to ``phases`` in the background unless a switch is running.
+
+        ``resume_current``: the current to resume at (None: stay paused); by default the
+        current the station had.
+        """
         if self.switching or self.selected_phases == phases:
             return False
         self._task = self.entry.async_create_background_task(
-            self.hass, self._async_switch(phases), f"KEBA {self.station.host} phases"
+            self.hass,
+            self._async_switch(phases, resume_current),
+            f"KEBA {self.station.host} phases",
         )
         return True
 
-    async def _async_switch(self, phases: int) -> None:
-        status = self.station.snapshot.status
-        target = status.current_target if status is not None else None
-        self.pending_resume = target if target else None
+    async def _async_switch(self, phases: int, resume_current: float | None) -> None:
+        if resume_current is not None and resume_current < 0:
+            status = self.station.snapshot.status
+            target = status.current_target if status is not None else None
+            resume_current = target if target else None
+        self.pending_resume = resume_current
         self._notify()
         try:
             self.last_result = await self.switcher.switch(phases, self.pending_resume)
