@@ -105,3 +105,32 @@ def test_no_switch_when_not_allowed_or_unknown() -> None:
     )
     # The history kept while switching was forbidden counts once it is allowed again.
     assert _feed(policy, 410, 410, MIN3 * 2, phases=1) == [(410, 3, 12.0)]
+
+
+def test_last_switch_of_a_session_is_kept_for_one_phase() -> None:
+    """With one switch left, the policy does not go up (it could not come back down)."""
+    policy = PhasePolicy(SETTINGS)
+    asked = []
+    for now in range(0, 400, 10):
+        choice = policy.decide(
+            now,
+            phases=1,
+            surplus_w=MIN3 * 2,
+            charging=True,
+            holding_dip=False,
+            wants_pause=False,
+            switches_left=1,
+        )
+        asked.append(choice)
+    assert asked == [None] * 40
+    down = policy.decide(
+        400,
+        phases=3,
+        surplus_w=2000,
+        charging=True,
+        holding_dip=False,
+        wants_pause=True,
+        switches_left=1,
+    )
+    assert down is not None
+    assert down.phases == 1

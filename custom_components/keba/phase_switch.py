@@ -171,6 +171,8 @@ class PhaseControl:
             holding_dip=decision.state is ControllerState.HOLDING_THROUGH_DIP,
             wants_pause=decision.command == 0,
             may_switch=may_switch,
+            switches_left=switcher.settings.max_switches_per_session
+            - switcher.switches_this_session,
         )
         if choice is None:
             return False

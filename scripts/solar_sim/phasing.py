@@ -7,7 +7,7 @@ current in report 3, ``x2``, report 2, settle 10 s, resume), so both strategies 
 pause for it and KEBA's timing rules are kept by the same scheduler.
 
 * ``solar``: the site controller plus :class:`~custom_components.keba.phase_policy.PhasePolicy`
-  with its defaults (three phases when the surplus carries them with 20 % headroom over
+  with its defaults (three phases when the surplus carries them with 35 % headroom over
   5 minutes — at least the start delay —, one phase when it does not: at once while paused,
   instead of a pause, or after a dip held 20 s on three phases), with the switcher's safe
   defaults (5 minutes between switches, at most 20 per session).
@@ -161,6 +161,8 @@ class PhaseSwitchingController(ControllerStrategy):
                 holding_dip=decision.state is ControllerState.HOLDING_THROUGH_DIP,
                 wants_pause=decision.command == 0,
                 may_switch=may_switch,
+                switches_left=switcher.settings.max_switches_per_session
+                - switcher.switches_this_session,
             )
         if choice is not None:
             self.state = f"switching_{choice.phases}p {choice.reason}"
