@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from custom_components.keba.kecontact import KebaError, KebaStation
 from custom_components.keba.kecontact.phases import PhaseSwitcher, PhaseSwitchSettings, x2_phases
 from custom_components.keba.phase_policy import PhasePolicy, PhasePolicySettings
-from custom_components.keba.site_control import ControllerState
+from custom_components.keba.site_control import BatterySettings, ControllerState
 
 from .strategies import (
     EVCC_DISABLE_DELAY_S,
@@ -118,10 +118,17 @@ class _Capture:
 class PhaseSwitchingController(ControllerStrategy):
     """The site controller in ``solar`` mode with the phase policy choosing 1 or 3 phases."""
 
-    def __init__(self, site: SiteView, mode: str, switching: Switching) -> None:
+    def __init__(
+        self,
+        site: SiteView,
+        mode: str,
+        switching: Switching,
+        *,
+        battery: BatterySettings | None = None,
+    ) -> None:
         """Regulate ``site`` in ``mode``; ``switching`` makes the switches."""
         self._capture = _Capture(site)
-        super().__init__(self._capture, mode)  # type: ignore[arg-type]
+        super().__init__(self._capture, mode, battery=battery)  # type: ignore[arg-type]
         self._switching = switching
         start = self._settings.start_delay_s
         self.policy = PhasePolicy(
@@ -234,13 +241,14 @@ class EvccPhaseStrategy(EvccStrategy):
 
 
 def make_strategy(
-    site: Any, name: str, vehicle_phases: int
+    site: Any, name: str, vehicle_phases: int, *, battery: BatterySettings | None = None
 ) -> tuple[ControllerStrategy | EvccStrategy | None, Switching | None]:
     """The phase-switching variant of strategy ``name`` (None: it has none)."""
     match name:
         case "solar" | "min_solar":
             switching = Switching(site, SOLAR_SWITCH)
-            return PhaseSwitchingController(site, name, switching), switching
+            controller = PhaseSwitchingController(site, name, switching, battery=battery)
+            return controller, switching
         case "evcc":
             switching = Switching(site, EVCC_SWITCH)
             return EvccPhaseStrategy(site, switching, vehicle_phases), switching

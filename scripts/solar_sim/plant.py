@@ -16,6 +16,7 @@ the day (W), so every strategy sees exactly the same sun and the same appliances
 from __future__ import annotations
 
 from dataclasses import dataclass
+import itertools
 import math
 import random
 
@@ -215,3 +216,189 @@ def make_day(name: str, seed: int) -> Day:
 
 
 DAY_NAMES = ("clear", "cloudy", "cloudy3")
+
+
+# ------------------------------------------------------------------------------ battery
+@dataclass(slots=True)
+class HomeBattery:
+    """A hybrid inverter's battery: it absorbs export and covers import before the grid meter.
+
+    Every second the inverter balances the site: what PV leaves over after the house and the
+    vehicle charges the battery (up to its charge power and capacity), what they lack is
+    discharged (up to its discharge power, down to its reserve); the grid meter sees only the
+    rest. The round-trip efficiency is split evenly between charging and discharging.
+    """
+
+    capacity_wh: float
+    soc_pct: float
+    charge_limit_w: float = 5_000.0
+    discharge_limit_w: float = 5_000.0
+    round_trip_efficiency: float = 0.90
+    reserve_pct: float = 5.0
+    #: The last second's power (W, + charging).
+    power_w: float = 0.0
+
+    @property
+    def energy_wh(self) -> float:
+        """Energy stored (Wh)."""
+        return self.capacity_wh * self.soc_pct / 100.0
+
+    def power_for(self, balance_w: float, seconds: float = 1.0) -> float:
+        """The power (W, + charging) the inverter gives the battery for ``balance_w``."""
+        one_way = math.sqrt(self.round_trip_efficiency)
+        stored = self.energy_wh
+        if balance_w > 0:
+            room_wh = self.capacity_wh - stored
+            return min(balance_w, self.charge_limit_w, room_wh / one_way * 3600.0 / seconds)
+        if balance_w < 0:
+            usable_wh = max(0.0, stored - self.capacity_wh * self.reserve_pct / 100.0)
+            return -min(-balance_w, self.discharge_limit_w, usable_wh * one_way * 3600.0 / seconds)
+        return 0.0
+
+    def step(self, balance_w: float, seconds: float = 1.0) -> float:
+        """Balance ``balance_w`` (PV − loads, W) for ``seconds``; return the battery's power."""
+        one_way = math.sqrt(self.round_trip_efficiency)
+        power = self.power_for(balance_w, seconds)
+        stored = self.energy_wh
+        if power > 0:
+            stored += power * one_way * seconds / 3600.0
+        else:
+            stored += power / one_way * seconds / 3600.0
+        self.soc_pct = min(100.0, max(0.0, stored / self.capacity_wh * 100.0))
+        self.power_w = power
+        return power
+
+
+def import_without_vehicle(day: Day, battery: HomeBattery | None) -> float:
+    """The site's grid import over the day (kWh) had no vehicle charged (the counterfactual)."""
+    total = 0.0
+    for pv, house in zip(day.pv_w, day.house_w, strict=True):
+        balance = pv - house
+        flow = battery.step(balance) if battery is not None else 0.0
+        total += max(0.0, -(balance - flow))
+    return total / 3.6e6
+
+
+# ---------------------------------------------------------------------- measured PV day
+class PvCsvError(ValueError):
+    """A PV CSV file that cannot be replayed; the message says where and why."""
+
+
+#: The most a row may follow the previous one by, and the least.
+CSV_MAX_STEP_S = 15 * 60
+CSV_MIN_STEP_S = 1
+#: Small negative readings (an inverter's standby at night) are taken as 0 W; below: an error.
+CSV_NEGATIVE_TOLERANCE_W = -100.0
+#: More than any home PV system produces (W): a unit mix-up (kW, Wh) rather than a reading.
+CSV_MAX_W = 1_000_000.0
+
+
+def _time_of_day(text: str) -> int:
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts):
+        raise ValueError
+    hours, minutes = int(parts[0]), int(parts[1])
+    seconds = int(parts[2]) if len(parts) == 3 else 0
+    if minutes > 59 or seconds > 59 or hours > 24 or (hours == 24 and (minutes or seconds)):
+        raise ValueError
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def read_pv_csv(text: str, name: str = "CSV") -> list[float]:
+    """PV power (W) per second of the day from a ``time,pv_w`` CSV, linearly interpolated.
+
+    The header names the columns ``time`` (local time of day, ``HH:MM`` or ``HH:MM:SS``) and
+    ``pv_w`` (AC power, W), in any order, among others; rows follow each other by 1 s to
+    15 min. Before the first row and after the last, the PV produces nothing.
+    """
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    while rows and not any(cell.strip() for cell in rows[0]):
+        rows.pop(0)
+    if not rows:
+        raise PvCsvError(f"{name}: empty; expected a header row with the columns time,pv_w")
+    header = [cell.strip().lower() for cell in rows[0]]
+    missing = [column for column in ("time", "pv_w") if column not in header]
+    if missing:
+        raise PvCsvError(
+            f"{name}: line 1: no column {' and '.join(missing)} in the header "
+            f"({','.join(rows[0])}); expected the columns time,pv_w"
+        )
+    at_time, at_pv = header.index("time"), header.index("pv_w")
+    points: list[tuple[int, float]] = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(at_time, at_pv):
+            raise PvCsvError(f"{name}: line {number}: too few columns ({','.join(row)})")
+        try:
+            second = _time_of_day(row[at_time])
+        except ValueError:
+            raise PvCsvError(
+                f"{name}: line {number}: time {row[at_time]!r} is not HH:MM or HH:MM:SS "
+                "(local time of day, 00:00 to 24:00)"
+            ) from None
+        try:
+            power = float(row[at_pv])
+        except ValueError:
+            raise PvCsvError(
+                f"{name}: line {number}: pv_w {row[at_pv]!r} is not a number (W)"
+            ) from None
+        if not math.isfinite(power) or power < CSV_NEGATIVE_TOLERANCE_W or power > CSV_MAX_W:
+            raise PvCsvError(
+                f"{name}: line {number}: pv_w {row[at_pv]} W is out of range "
+                f"({CSV_NEGATIVE_TOLERANCE_W:.0f} to {CSV_MAX_W:.0f} W; is it in W?)"
+            )
+        if points:
+            step = second - points[-1][0]
+            if step < CSV_MIN_STEP_S:
+                raise PvCsvError(
+                    f"{name}: line {number}: time {row[at_time].strip()} does not follow the "
+                    f"previous row's {_clock(points[-1][0])} (times must increase, one day only)"
+                )
+            if step > CSV_MAX_STEP_S:
+                raise PvCsvError(
+                    f"{name}: line {number}: {step // 60} min after the previous row "
+                    f"({_clock(points[-1][0])} to {row[at_time].strip()}); at most 15 min between "
+                    "rows (resample, e.g. with python -m scripts.solar_sim.ha_history)"
+                )
+        points.append((second, max(0.0, power)))
+    if len(points) < 2:
+        raise PvCsvError(f"{name}: needs at least two data rows, found {len(points)}")
+    pv = [0.0] * DAY_S
+    for (t0, p0), (t1, p1) in itertools.pairwise(points):
+        for t in range(t0, min(t1, DAY_S)):
+            pv[t] = p0 + (p1 - p0) * (t - t0) / (t1 - t0)
+    last_t, last_p = points[-1]
+    if last_t < DAY_S:
+        pv[last_t] = last_p
+    return pv
+
+
+def _clock(second: int) -> str:
+    return f"{second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}"
+
+
+def day_from_pv(name: str, pv_w: list[float], *, phases: int, house: str, seed: int) -> Day:
+    """A day of measured PV with the synthetic day ``house``'s house load and vehicle plan."""
+    if house not in ("clear", "cloudy"):
+        raise ValueError(f"unknown house {house!r}")
+    synthetic = make_day(house, seed)
+    return Day(
+        name=name,
+        title=(
+            f"PV from {name}, {house} day's house, vehicle on {phases} phase"
+            f"{'s' if phases != 1 else ''} (16 A), wants 25 kWh"
+        ),
+        pv_w=pv_w,
+        house_w=synthetic.house_w,
+        vehicle=VehiclePlan(
+            plug_in_s=_at(7.5),
+            unplug_s=_at(18.0),
+            phases=phases,
+            max_current_a=16.0,
+            wanted_kwh=25.0,
+        ),
+    )

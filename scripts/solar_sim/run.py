@@ -48,6 +48,7 @@ import asyncio
 from dataclasses import dataclass, field
 import logging
 import math
+from pathlib import Path
 import time
 from typing import Any
 
@@ -57,11 +58,20 @@ from simulator import Simulator
 import simulator.station as sim_station
 
 from .phasing import make_strategy
-from .plant import DAY_S, Day, make_day
+from .plant import (
+    DAY_S,
+    Day,
+    HomeBattery,
+    day_from_pv,
+    import_without_vehicle,
+    make_day,
+    read_pv_csv,
+)
 from .strategies import (
     MAX_CURRENT_A,
     MIN_CURRENT_A,
     NOMINAL_VOLTAGE,
+    SITE_BATTERY,
     ControllerStrategy,
     EvccStrategy,
     NaiveStrategy,
@@ -90,8 +100,32 @@ class RunSpec:
     kernel_timestamps: bool = False
     #: Record a row every 10 s (time, PV, house, car, grid, offered current, strategy state).
     trace: bool = False
+    #: Measured PV (a ``time,pv_w`` CSV file) instead of the synthetic day's; with it, the
+    #: vehicle's phases and the synthetic day whose house load is used.
+    pv_csv: str | None = None
+    phases: int = 3
+    house: str = "cloudy"
+    #: A home battery behind a hybrid inverter (kWh, state of charge at midnight in %).
+    battery_kwh: float | None = None
+    battery_soc: float = 50.0
     #: The station has a 1/3-phase switch on X2 that the strategy may use (``phasing.py``).
     phase_switching: bool = False
+
+
+def build_day(spec: RunSpec) -> Day:
+    """The day a run simulates: synthetic, or measured PV with a synthetic house."""
+    if spec.pv_csv is None:
+        return make_day(spec.day, spec.seed)
+    path = Path(spec.pv_csv)
+    pv = read_pv_csv(path.read_text(), path.name)
+    return day_from_pv(spec.day, pv, phases=spec.phases, house=spec.house, seed=spec.seed)
+
+
+def build_battery(spec: RunSpec) -> HomeBattery | None:
+    """The run's home battery (a fresh one: it keeps its state of charge)."""
+    if spec.battery_kwh is None or spec.battery_kwh <= 0:
+        return None
+    return HomeBattery(capacity_wh=spec.battery_kwh * 1000.0, soc_pct=spec.battery_soc)
 
 
 @dataclass(slots=True)
@@ -102,7 +136,13 @@ class RunResult:
     strategy: str
     energy_kwh: float = 0.0
     from_surplus_kwh: float = 0.0
+    #: Of it, through the home battery.
+    from_battery_kwh: float = 0.0
     import_kwh: float = 0.0
+    #: The site's grid import over the day, with the vehicle and without it.
+    site_import_kwh: float = 0.0
+    site_import_without_vehicle_kwh: float = 0.0
+    battery_soc_end: float | None = None
     unused_kwh: float = 0.0
     unused_startable_kwh: float = 0.0
     cycles: int = 0
@@ -126,6 +166,8 @@ class RunResult:
     #: Times the station's phase switch moved (``--phase-switching``).
     phase_switches: int = 0
     trace: list[tuple[float, ...] | tuple[Any, ...]] = field(default_factory=list)
+    #: The controller's site state reasons as they changed: (time, state, reason).
+    reasons: list[tuple[float, str, str]] = field(default_factory=list)
 
     @property
     def surplus_share(self) -> float | None:
@@ -189,13 +231,16 @@ class _Run:
         self._was_busy = False
         self._repace = asyncio.Event()
         self._strategy_obj: Strategy | None = None
+        self.battery = build_battery(spec)
 
     # ---------------------------------------------------------------- SiteView
     def grid_latest_w(self) -> float | None:
         return self._grid_latest
 
     def battery_latest(self) -> tuple[float, float] | None:
-        return None
+        if self.battery is None:
+            return None
+        return self.battery.power_w, self.battery.soc_pct
 
     def station_measurement(self, mode: ChargingMode, settings: SurplusSettings) -> Any:
         # The same reading as the integration's solar._Site._measure.
@@ -317,6 +362,10 @@ class _Run:
     def _meter_sample(self, now: float) -> None:
         second = min(DAY_S - 1, int(now))
         grid = self.day.house_w[second] + self._car_power_true_w() - self.day.pv_w[second]
+        if self.battery is not None:
+            # The inverter has balanced the site by the time the meter reads it.
+            self.battery.power_w = self.battery.power_for(-grid)
+            grid += self.battery.power_w
         self._grid_latest = grid
         hook = getattr(self._strategy_obj, "on_grid_reading", None)
         if hook is not None:
@@ -337,9 +386,20 @@ class _Run:
         surplus = max(0.0, pv - house)
         r = self.result
         kwh = 1.0 / 3_600_000.0
-        covered = min(car, surplus)
+        direct = min(car, surplus)
+        from_battery = 0.0
+        balance = pv - house - car
+        grid = -balance
+        if self.battery is not None:
+            flow = self.battery.step(balance)
+            grid = -(balance - flow)
+            # The battery covers the house first (the PV does too), then the vehicle.
+            from_battery = min(car - direct, max(0.0, -flow - max(0.0, house - pv)))
+        r.site_import_kwh += max(0.0, grid) * kwh
+        covered = direct + from_battery
         r.energy_kwh += car * kwh
         r.from_surplus_kwh += covered * kwh
+        r.from_battery_kwh += from_battery * kwh
         r.import_kwh += (car - covered) * kwh
         state = self._controller_state()
         if car > covered:
@@ -349,7 +409,7 @@ class _Run:
             p_max = plan.phases * NOMINAL_VOLTAGE * min(plan.max_current_a, MAX_CURRENT_A)
             p_max *= POWER_FACTOR
             p_min = plan.phases * NOMINAL_VOLTAGE * MIN_CURRENT_A * POWER_FACTOR
-            export = max(0.0, pv - house - car)
+            export = max(0.0, -grid)
             unused = min(export, max(0.0, p_max - car))
             r.unused_kwh += unused * kwh
             if unused > 0:
@@ -423,16 +483,23 @@ class _Run:
     def _strategy(self) -> Strategy:
         phases = self.day.vehicle.phases
         if self.spec.phase_switching:
-            switching_strategy, _ = make_strategy(self, self.spec.strategy, phases)
+            switching_strategy, _ = make_strategy(
+                self,
+                self.spec.strategy,
+                phases,
+                battery=SITE_BATTERY if self.battery else None,
+            )
             if switching_strategy is not None:
                 return switching_strategy
         match self.spec.strategy:
             case "solar" | "min_solar":
-                return ControllerStrategy(self, self.spec.strategy)
+                return ControllerStrategy(
+                    self, self.spec.strategy, battery=SITE_BATTERY if self.battery else None
+                )
             case "naive":
                 return NaiveStrategy(self, lambda: phases)
             case "evcc":
-                return EvccStrategy(self, lambda: phases)
+                return EvccStrategy(self, lambda: phases, battery=SITE_BATTERY)
         raise ValueError(f"unknown strategy {self.spec.strategy!r}")
 
     async def run(self) -> RunResult:
@@ -466,7 +533,10 @@ class _Run:
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)
             if isinstance(strategy, ControllerStrategy):
                 self.result.states = dict(strategy.states)
+                self.result.reasons = list(strategy.reasons)
             st = self.sim.stations[0]
+            if self.battery is not None:
+                self.result.battery_soc_end = self.battery.soc_pct
             self.result.meter_energy_kwh = sum(s["E pres"] for s in st.history) / 10_000.0
             self.result.commands = dict(sorted(st.commands.items()))
             self.result.phase_switches = st.phase_switches
@@ -488,11 +558,13 @@ class _Run:
 def run_one(spec: RunSpec) -> RunResult:
     """Simulate one day with one strategy on a fresh virtual-time loop (call in a process)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    day = make_day(spec.day, spec.seed)
+    day = build_day(spec)
     with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
         loop = runner.get_loop()
         assert isinstance(loop, VirtualTimeLoop)
-        return runner.run(_Run(spec, day, loop).run())
+        result = runner.run(_Run(spec, day, loop).run())
+    result.site_import_without_vehicle_kwh = import_without_vehicle(day, build_battery(spec))
+    return result
 
 
 def surplus_share_text(result: RunResult) -> str:
@@ -501,4 +573,4 @@ def surplus_share_text(result: RunResult) -> str:
     return "–" if share is None or math.isnan(share) else f"{share * 100:.1f} %"
 
 
-__all__ = ["RunResult", "RunSpec", "run_one", "surplus_share_text"]
+__all__ = ["RunResult", "RunSpec", "build_day", "run_one", "surplus_share_text"]

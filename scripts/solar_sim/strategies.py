@@ -5,13 +5,14 @@ reports through the protocol engine) and acts only through the engine's commands
 (``KebaStation.set_current(A, 1)`` → ``currtime <mA> 1``, ``pause_charging()`` →
 ``currtime 0 1``), so KEBA's timing rules are kept by the same scheduler for all of them.
 
-* ``solar`` / ``min_solar``: :class:`~custom_components.keba.surplus.SurplusController` with
-  default :class:`~custom_components.keba.surplus.SurplusSettings`, stepped every 10 s (the
-  integration's default control interval) with the grid power averaged over the interval
-  (time-weighted, as the integration does), the station measured as ``solar.py`` measures it;
-  every grid reading in between goes to ``react`` (lowering at once on import), as
-  ``solar.py`` does on each state change of the grid sensor.
-* ``naive``: the usual automation. Every 10 s: surplus = −grid + the car's power, current =
+* ``solar`` / ``min_solar``: the integration's charging-site logic
+  (:class:`~custom_components.keba.site_control.SiteController`, the same code Home Assistant
+  runs) with default station settings: every grid (and battery) reading is fed to it with its
+  time, the station as ``solar.py`` measures it; stepped every 10 s (the integration's default
+  control interval; it averages the readings over the interval itself); ``react`` on every
+  grid reading (lowering at once on import), as ``solar.py`` does.
+* ``naive``: the usual automation. Every 10 s: surplus = −grid + the car's power (+ what a
+  home battery charges), current =
   ⌊surplus / (230 V × phases)⌋ up to 16 A; below 6 A it pauses (``currtime 0 1``). It sends its
   value every time, changed or not. It is told the vehicle's phases.
 * ``evcc``: evcc's published defaults for PV mode: a 30 s control interval, charging enabled
@@ -49,6 +50,11 @@ MIN_CURRENT_A = 6
 MAX_CURRENT_A = 16
 
 STRATEGY_NAMES = ("solar", "min_solar", "naive", "evcc")
+
+#: The home battery's settings, for the controller and (with evcc's meaning, which they share)
+#: for the evcc baseline: the battery charges first up to 10 %, above 50 % it bridges dips of a
+#: running session, no session starts on the battery alone.
+SITE_BATTERY = BatterySettings(priority_soc=10.0, buffer_soc=50.0, buffer_start_soc=None)
 
 
 class SiteView(Protocol):
@@ -184,6 +190,10 @@ class NaiveStrategy:
         if grid is None or not self._site.vehicle_plugged():
             return
         surplus = -grid + self._site.car_power_w()
+        battery = self._site.battery_latest()
+        if battery is not None:
+            # What the home battery charges is surplus too (it would have been exported).
+            surplus += battery[0]
         amps = _amps(surplus, self._phases())
         current = 0 if amps < MIN_CURRENT_A else min(amps, MAX_CURRENT_A)
         self.state = f"{current} {surplus:.0f}"
@@ -191,15 +201,29 @@ class NaiveStrategy:
 
 
 class EvccStrategy:
-    """evcc's PV mode with its published default timers."""
+    """evcc's PV mode with its published default timers and its home-battery settings.
+
+    With a battery (evcc's ``site.go``, facts only): below the priority SoC a charging battery's
+    power is not surplus; otherwise the battery's power counts (charging adds to the surplus,
+    discharging takes from it). Above the buffer SoC a running session is not disabled for
+    lack of surplus (it keeps the minimum current); above the buffer start SoC a session starts
+    without surplus.
+    """
 
     name = "evcc"
     interval = EVCC_INTERVAL_S
 
-    def __init__(self, site: SiteView, phases: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        site: SiteView,
+        phases: Callable[[], int],
+        *,
+        battery: BatterySettings | None = None,
+    ) -> None:
         """Regulate the station of ``site``; ``phases`` is what the user configured."""
         self._site = site
         self._phases = phases
+        self._battery = battery
         self._plugged = False
         self._enabled = False
         self._current: int | None = None
@@ -210,6 +234,19 @@ class EvccStrategy:
         if amps != self._current:
             self._current = amps
             self._site.send(amps)
+
+    def _site_power(self, grid: float) -> tuple[float, bool, bool]:
+        """Evcc's site power (W, + import), whether the battery buffers, whether it starts."""
+        latest = self._site.battery_latest()
+        settings = self._battery
+        if latest is None or settings is None:
+            return grid, False, False
+        power, soc = latest  # + charging
+        if soc < settings.priority_soc and power > 0:
+            return grid, False, False
+        buffered = settings.buffer_soc is not None and soc > settings.buffer_soc
+        start = settings.buffer_start_soc is not None and soc > settings.buffer_start_soc
+        return grid - power, buffered, start
 
     def tick(self, now: float) -> None:
         """One evcc cycle."""
@@ -225,10 +262,15 @@ class EvccStrategy:
         if not plugged or grid is None:
             return
         phases = self._phases()
-        surplus = -grid + self._site.car_power_w()
+        site_power, buffered, start = self._site_power(grid)
+        surplus = -site_power + self._site.car_power_w()
         amps = _amps(surplus, phases)
         self.state = f"{'on' if self._enabled else 'off'} {self._current} {surplus:.0f}"
         if not self._enabled:
+            if start:
+                self._enabled, self._timer_since = True, None
+                self._set(max(MIN_CURRENT_A, min(amps, MAX_CURRENT_A)))
+                return
             if amps >= MIN_CURRENT_A:
                 if self._timer_since is None:
                     self._timer_since = now
@@ -243,6 +285,11 @@ class EvccStrategy:
         if amps >= MIN_CURRENT_A:
             self._timer_since = None
             self._set(min(amps, MAX_CURRENT_A))
+            return
+        if buffered:
+            # The battery buffers: keep charging at the minimum.
+            self._timer_since = None
+            self._set(MIN_CURRENT_A)
             return
         if self._timer_since is None:
             self._timer_since = now

@@ -1,0 +1,214 @@
+"""The solar benchmark's replay of a measured day: CSV parsing, HA history conversion, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scripts.bench_solar import _figures, _parse
+from scripts.solar_sim.ha_history import convert
+from scripts.solar_sim.plant import DAY_S, HomeBattery, PvCsvError, read_pv_csv
+from scripts.solar_sim.run import RunResult
+
+
+# ------------------------------------------------------------------------------ CSV
+def test_minutes_are_interpolated_to_seconds() -> None:
+    """Rows a minute apart: every second in between on the straight line; none outside."""
+    pv = read_pv_csv("time,pv_w\n12:00,1000\n12:01,1600\n")
+    assert len(pv) == DAY_S
+    noon = 12 * 3600
+    assert pv[noon] == 1000.0
+    assert pv[noon + 30] == pytest.approx(1300.0)
+    assert pv[noon + 59] == pytest.approx(1590.0)
+    assert pv[noon + 60] == 1600.0
+    assert pv[noon - 1] == 0.0
+    assert pv[noon + 61] == 0.0
+
+
+def test_seconds_other_columns_and_order() -> None:
+    """HH:MM:SS, columns in any order among others, blank lines, small negatives as 0 W."""
+    text = "pv_w,note,time\n\n-3,night,05:00:00\n500,,05:00:10\n"
+    pv = read_pv_csv(text)
+    assert pv[5 * 3600] == 0.0
+    assert pv[5 * 3600 + 5] == pytest.approx(250.0)
+    assert pv[5 * 3600 + 10] == 500.0
+
+
+def test_end_of_day_is_accepted() -> None:
+    """A last row at 24:00 closes the day."""
+    pv = read_pv_csv("time,pv_w\n23:50,100\n24:00,0\n")
+    assert pv[DAY_S - 1] == pytest.approx(100.0 / 600.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("when,pv_w\n12:00,1\n12:01,2\n", "no column time"),
+        ("time,power\n12:00,1\n12:01,2\n", "no column pv_w"),
+        ("time,pv_w\n12h00,1\n12:01,2\n", "line 2: time '12h00' is not HH:MM"),
+        ("time,pv_w\n12:61,1\n12:01,2\n", "line 2: time '12:61'"),
+        ("time,pv_w\n25:00,1\n", "line 2: time '25:00'"),
+        ("time,pv_w\n12:00,abc\n12:01,2\n", "line 2: pv_w 'abc' is not a number"),
+        ("time,pv_w\n12:00,-500\n12:01,2\n", "line 2: pv_w -500 W is out of range"),
+        ("time,pv_w\n12:00,5e7\n12:01,2\n", "out of range"),
+        ("time,pv_w\n12:00,nan\n12:01,2\n", "out of range"),
+        ("time,pv_w\n12:01,1\n12:00,2\n", "line 3: time 12:00 does not follow"),
+        ("time,pv_w\n12:00,1\n12:00,2\n", "does not follow"),
+        ("time,pv_w\n12:00,1\n12:16,2\n", "line 3: 16 min after the previous row"),
+        ("time,pv_w\n12:00,1\n", "at least two data rows"),
+        ("time,pv_w\n12:00\n", "too few columns"),
+    ],
+)
+def test_bad_csv_is_refused_with_the_line(text: str, message: str) -> None:
+    """Every kind of bad input names the file, the line and what is wrong."""
+    with pytest.raises(PvCsvError, match=r"^day\.csv: ") as raised:
+        read_pv_csv(text, "day.csv")
+    assert message in str(raised.value)
+
+
+# ------------------------------------------------------------------------ HA history
+def test_home_assistant_history_to_minutes() -> None:
+    """States hold until the next change; each minute is their time-weighted mean, local time."""
+    history = (
+        "entity_id,state,last_changed\n"
+        "sensor.pv,0,2026-06-12T03:00:00.000Z\n"
+        "sensor.pv,1.2,2026-06-12T10:00:30.000Z\n"
+        "sensor.other,99,2026-06-12T10:00:00.000Z\n"
+        "sensor.pv,unavailable,2026-06-12T10:02:00.000Z\n"
+        "sensor.pv,0.6,2026-06-12T10:03:00.000Z\n"
+    )
+    from zoneinfo import ZoneInfo
+
+    out = convert(history, entity="sensor.pv", zone=ZoneInfo("Europe/Berlin"), scale=1000.0)
+    rows = dict(line.split(",") for line in out.splitlines()[1:])
+    assert out.splitlines()[0] == "time,pv_w"
+    assert len(rows) == 24 * 60
+    # 10:00:30 UTC is 12:00:30 in Berlin in June (UTC+2).
+    assert float(rows["11:59"]) == 0.0
+    assert float(rows["12:00"]) == pytest.approx(600.0)
+    assert float(rows["12:01"]) == pytest.approx(1200.0)
+    assert float(rows["12:02"]) == 0.0  # unavailable
+    assert float(rows["12:03"]) == pytest.approx(600.0)
+    assert float(rows["23:59"]) == pytest.approx(600.0)
+    # The result replays.
+    assert read_pv_csv(out)[12 * 3600 + 30] == pytest.approx(900.0)
+
+
+def test_home_assistant_history_needs_one_entity() -> None:
+    """Several entities and none chosen: say which there are."""
+    history = "entity_id,state,last_changed\na,1,2026-06-12T10:00:00Z\nb,2,2026-06-12T10:00:00Z\n"
+    with pytest.raises(ValueError, match="several entities"):
+        convert(history)
+
+
+# ------------------------------------------------------------------------------- CLI
+def test_cli_replay_arguments(tmp_path: Path) -> None:
+    """The documented interface parses; the CSV is checked before any simulation."""
+    day = tmp_path / "june.csv"
+    day.write_text("time,pv_w\n11:45,0\n12:00,5000\n12:15,0\n")
+    args = _parse(
+        [
+            "--pv-csv",
+            str(day),
+            "--phases",
+            "3",
+            "--battery-kwh",
+            "10",
+            "--battery-soc",
+            "50",
+            "--house",
+            "clear",
+            "--strategies",
+            "solar,naive,evcc",
+            "--seed",
+            "2",
+            "--net",
+            "127.40.1",
+            "--json",
+            str(tmp_path / "out.json"),
+        ]
+    )
+    assert args.phases == 3
+    assert args.battery_kwh == 10.0
+    assert args.house == "clear"
+    assert args.strategies == ["solar", "naive", "evcc"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--pv-csv", "{day}"], "--pv-csv needs --phases"),
+        (["--pv-csv", "{day}", "--phases", "2"], "invalid choice"),
+        (["--pv-csv", "{bad}", "--phases", "1"], "line 3: time 11:00 does not follow"),
+        (["--pv-csv", "{missing}", "--phases", "1"], "cannot read"),
+        (["--phases", "1"], "--phases goes with --pv-csv"),
+        (["--pv-csv", "{day}", "--phases", "1", "--days", "clear"], "exclude each other"),
+        (["--battery-kwh", "0"], "--battery-kwh must be above 0"),
+        (["--battery-soc", "120"], "--battery-soc must be 0 to 100"),
+        (["--net", "10.0.0"], "--net must look like 127.X.Y"),
+        (["--strategies", "solar,magic"], "unknown strategy: magic"),
+    ],
+)
+def test_cli_refuses_bad_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Bad arguments end with status 2 and a clear message."""
+    day, bad = tmp_path / "day.csv", tmp_path / "bad.csv"
+    day.write_text("time,pv_w\n12:00,1\n12:01,2\n")
+    bad.write_text("time,pv_w\n12:00,1\n11:00,2\n")
+    paths = {"day": str(day), "bad": str(bad), "missing": str(tmp_path / "none.csv")}
+    with pytest.raises(SystemExit) as raised:
+        _parse([a.format(**paths) for a in argv])
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_json_figures_of_a_strategy() -> None:
+    """The documented keys, phase switches 0, grid import caused by charging."""
+    result = RunResult(
+        day="d",
+        strategy="solar",
+        energy_kwh=10.0,
+        from_surplus_kwh=9.5,
+        from_battery_kwh=1.0,
+        site_import_kwh=3.0,
+        site_import_without_vehicle_kwh=2.5,
+        unused_kwh=0.25,
+        cycles=4,
+        current_changes=30,
+    )
+    figures = _figures(result, None)
+    assert figures == {
+        "energy_to_car_kwh": 10.0,
+        "surplus_share": 0.95,
+        "grid_import_kwh": 0.5,
+        "unused_surplus_kwh": 0.25,
+        "start_stops": 4,
+        "current_changes": 30,
+        "violations": 0,
+        "phase_switches": 0,
+        "from_battery_kwh": 1.0,
+    }
+
+
+# --------------------------------------------------------------------------- battery
+def test_hybrid_battery_absorbs_and_covers_within_its_limits() -> None:
+    """Export charges it (at most its charge power), import discharges it down to its reserve."""
+    battery = HomeBattery(
+        capacity_wh=1000.0,
+        soc_pct=50.0,
+        charge_limit_w=2000.0,
+        discharge_limit_w=1500.0,
+        round_trip_efficiency=0.81,
+        reserve_pct=10.0,
+    )
+    assert battery.step(3000.0, 3600.0 / 100) == 2000.0  # limited by its charge power
+    # 2000 W for 36 s at 90 % one way: 18 Wh stored.
+    assert battery.energy_wh == pytest.approx(518.0)
+    assert battery.step(-4000.0) == -1500.0  # limited by its discharge power
+    battery.soc_pct = 10.0
+    assert battery.step(-500.0) == 0.0  # at its reserve
+    battery.soc_pct = 100.0
+    assert battery.step(500.0) == 0.0  # full
