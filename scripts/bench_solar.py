@@ -449,12 +449,14 @@ def main(argv: list[str] | None = None) -> int:
                 "   phase switches per day: "
                 + ", ".join(f"{r.strategy} {r.phase_switches}" for r in day_results.values())
             )
+        solar = day_results.get("solar")
+        # The bound ignores the vehicle's capacity: once it was full, it says nothing.
+        full = solar is not None and solar.full_at is not None
         bound = (
             None
-            if args.no_foresight or args.phase_switching
+            if args.no_foresight or full or args.phase_switching
             else _foresight(day, day_results, battery=bool(args.battery_kwh))
         )
-        solar = day_results.get("solar")
         if bound is not None:
             gap = (
                 f"; gap to solar {(bound.surplus_share - (solar.surplus_share or 0.0)) * 100:+.1f}"
@@ -468,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"   foresight bound (offline, no delays{note}), ≤ {bound.stops} stops: "
                 f"{share:.1f} % from surplus, {bound.energy_kwh:.2f} kWh to the car{gap}"
             )
+        elif full:
+            print("   foresight bound: not computed, the vehicle was full (it ignores capacity)")
         elif not args.no_foresight:
             print("   foresight bound: no schedule within the unused-surplus limit")
         payload[spec.day] = {

@@ -30,6 +30,7 @@ import logging
 import math
 
 from .surplus import (
+    DIP_TOLERANCE,
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
     BatterySettings,
@@ -39,7 +40,6 @@ from .surplus import (
     DipContext,
     DipPolicy,
     DipVerdict,
-    FixedDipBudget,
     SiteMeasurement,
     StationMeasurement,
     SurplusController,
@@ -200,28 +200,29 @@ class SiteStatus:
 
 
 # ----------------------------------------------------------------------- dip decisions
-#: Dips assumed before the day has shown any (s): a spread from a passing cloud to a front.
-PRIOR_DIPS_S = (30.0, 90.0, 240.0, 600.0)
-#: Weight of the whole prior, against one dip seen today (a recent one counts twice).
-PRIOR_WEIGHT = 2.0
-RECENT_S = 3600.0
-RECENT_WEIGHT = 2.0
-#: Dips that ended longer ago than this are forgotten (the weather changes).
-MEMORY_S = 6 * 3600.0
-#: A dip counts up to this long (a whole overcast afternoon would swamp the statistics).
-DIP_CAP_S = 1800.0
-#: What a pause costs besides its restart: a start/stop cycle, as this many seconds at the
-#: minimum power.
-STOP_PENALTY_S = 60.0
-#: After a dip, a paused vehicle waits the start delay plus this (command, ramp) before it
-#: charges again: the surplus of that time is lost.
-RESTART_LAG_S = 20.0
-#: The PV forecast: production under this share of it for the variability window means
-#: overcast (long dips); the expected rest of a dip is then taken this much longer.
+#: A dip's import budget, as seconds at the minimum power per second of the stop delay (the
+#: user's stop delay says what a start/stop cycle is worth to them).
+BUDGET_SHARE = 0.4
+#: The day's dips: those that ended longer ago than this are forgotten (the weather changes).
+MEMORY_S = 3 * 3600.0
+#: At least this many dips of the day before they change the budget.
+MIN_DIPS = 3
+#: Most of the day's dips outlasted the budget: long dips, the budget shrinks to this; few did
+#: (under a fifth): short dips, it grows to this.
+LONG_DAY_FACTOR = 0.5
+SHORT_DAY_FACTOR = 1.3
+LONG_SHARE, SHORT_SHARE = 0.5, 0.2
+#: PV production under this share of the forecast over the variability window: overcast.
 OVERCAST_SHARE = 0.45
-OVERCAST_FACTOR = 2.0
-#: Window of the PV variability (s).
+OVERCAST_FACTOR = 0.5
+#: Window of the PV variability (s); a coefficient of variation above this: broken clouds
+#: (dips are short), below a tenth of it with PV well under its peak of the window: overcast.
 VARIABILITY_S = 900.0
+BROKEN_CV = 0.25
+BROKEN_FACTOR = 1.2
+#: A session that took plenty from surplus may hold past the stop delay while its import stays
+#: under this share of its surplus energy.
+SESSION_IMPORT_SHARE = 0.04
 
 
 @dataclass(slots=True)
@@ -236,22 +237,25 @@ class _DipTrack:
 
 
 class LearnedDips:
-    """Hold or pause in a dip, from what the day has shown so far.
+    """Hold or pause in a dip, with a budget learned from the day so far.
 
-    Every control step it records, per station, when the surplus available to the station is
-    below its minimum power (a dip) and how long each dip of the day lasted (after the first
-    surplus of the day, capped at 30 min, forgotten after 6 h; a dip of the last hour counts
-    twice). In a dip, with the vehicle charging at its minimum, it estimates how much longer
-    the dip lasts from the dips of the day that lasted at least as long as this one has (plus
-    a small prior: 30 s, 1.5, 4 and 10 min): the mean of what remained of them. When none of
-    them lasted so long, the dip is assumed to last as long again as it has. Where the PV
-    production has stayed under 45 % of the forecast for 15 min (overcast), the estimate is
-    doubled.
+    A vehicle charging from surplus holds its minimum current through a dip (the surplus below
+    its minimum power) while the dip's import stays within a budget, and at most for the stop
+    delay (longer only while the session's import stays under 4 % of its surplus energy).
+    The budget starts as what half the stop delay at the minimum power imports, and is scaled
+    by what the day has shown:
 
-    Holding costs the shortfall (the import) times that estimate. Pausing costs a start/stop
-    cycle (counted as a minute at the minimum power) and the surplus lost while the vehicle
-    waits the start delay after the dip. It holds while holding is cheaper, and never beyond
-    the stop delay unless the session's import stays under 4 % of its surplus energy.
+    * the day's dips (each station's surplus below its minimum, recorded at every step,
+      charging or not, for the last 3 h): when most outlasted the budget's time, the budget
+      halves (long dips: pause early); when under a fifth did, it grows by 30 % (short dips:
+      hold, spare a start/stop);
+    * the PV production (with a PV sensor): a coefficient of variation over 15 min above 0.25
+      means broken clouds (short dips, +20 %); with a forecast, production under 45 % of it
+      for the whole 15 min means overcast (long dips, half the budget);
+    * the home battery: above its buffer SoC it bridges the dip (no budget used); below, while
+      it covers the shortfall, the dip is held up to the stop delay.
+
+    The verdict's reason says which of these applied.
     """
 
     def __init__(self) -> None:
@@ -274,13 +278,13 @@ class LearnedDips:
         track = self._tracks.setdefault(key, _DipTrack())
         while track.dips and track.dips[0][0] < now - MEMORY_S:
             track.dips.popleft()
-        if available_w < min_power_w:
+        if available_w < min_power_w * (1 - DIP_TOLERANCE):
             if track.in_dip_since is None and track.had_surplus:
                 track.in_dip_since = now
             return
         track.had_surplus = True
         if track.in_dip_since is not None:
-            track.dips.append((now, min(DIP_CAP_S, now - track.in_dip_since)))
+            track.dips.append((now, now - track.in_dip_since))
             track.in_dip_since = None
 
     def dips_today(self, key: str) -> list[float]:
@@ -291,7 +295,7 @@ class LearnedDips:
     def variability(self) -> float | None:
         """Coefficient of variation of the PV production over the last 15 min."""
         values = [pv for _, pv in self._pv]
-        if len(values) < 3:
+        if len(values) < 3 or self._pv[-1][0] - self._pv[0][0] < VARIABILITY_S * 0.8:
             return None
         mean = sum(values) / len(values)
         if mean <= 0:
@@ -307,50 +311,49 @@ class LearnedDips:
             pv < OVERCAST_SHARE * self._forecast for _, pv in self._pv
         )
 
-    def expected_rest(self, now: float, key: str, elapsed: float) -> tuple[float, str]:
-        """Seconds the dip is expected to last still, and what the estimate rests on."""
-        weights: list[tuple[float, float]] = [
-            (d, PRIOR_WEIGHT / len(PRIOR_DIPS_S)) for d in PRIOR_DIPS_S
-        ]
-        track = self._tracks.get(key)
-        seen = list(track.dips) if track else []
-        weights += [
-            (lasted, RECENT_WEIGHT if now - ended <= RECENT_S else 1.0) for ended, lasted in seen
-        ]
-        longer = [(d, w) for d, w in weights if d > elapsed]
-        total = sum(w for _, w in longer)
-        if total > 0:
-            rest = sum((d - elapsed) * w for d, w in longer) / total
-            longer_today = sum(1 for _, d in seen if d > elapsed)
-            basis = f"{len(seen)} dips today, {longer_today} lasted longer"
-        else:
-            rest = max(elapsed, 60.0)
-            basis = f"longer than all {len(seen)} dips today"
+    def budget_factor(self, key: str, budget_s: float) -> tuple[float, str]:
+        """How the day scales the budget, and why."""
+        factor, why = 1.0, []
+        dips = self.dips_today(key)
+        if len(dips) >= MIN_DIPS:
+            long_share = sum(1 for d in dips if d > budget_s) / len(dips)
+            if long_share > LONG_SHARE:
+                factor *= LONG_DAY_FACTOR
+                why.append(f"{long_share:.0%} of {len(dips)} dips today were long")
+            elif long_share < SHORT_SHARE:
+                factor *= SHORT_DAY_FACTOR
+                why.append(f"{1 - long_share:.0%} of {len(dips)} dips today were short")
         if self._overcast():
-            rest *= OVERCAST_FACTOR
-            basis += ", overcast (PV far under the forecast)"
-        return rest, basis
+            factor *= OVERCAST_FACTOR
+            why.append("overcast: PV under 45 % of the forecast")
+        else:
+            cv = self.variability()
+            if cv is not None and cv > BROKEN_CV:
+                factor *= BROKEN_FACTOR
+                why.append(f"broken clouds: PV varies by {cv:.0%}")
+        return factor, ", ".join(why) or "nothing learned yet"
 
     def decide(self, context: DipContext) -> DipVerdict:
-        """Hold while the expected import of holding costs less than a pause."""
+        """Hold while the dip's import is within the day's budget and the stop delay."""
         settings = context.settings
         elapsed = context.now - context.since
-        credit = 0.04 * context.session_surplus_ws - context.session_import_ws
-        if elapsed >= settings.stop_delay_s and credit <= 0 and context.shortfall_w > 0:
-            return DipVerdict(False, f"dip lasted {elapsed:.0f} s, the stop delay")
         if context.shortfall_w <= 0:
-            return DipVerdict(True, "dip costs no import")
-        if elapsed <= 0:
-            # One averaged interval may have caught only the edge of a change: look again.
-            return DipVerdict(True, "hold: dip just began")
-        rest, basis = self.expected_rest(context.now, context.key, elapsed)
-        hold_cost = context.shortfall_w * rest
-        pause_cost = context.min_power_w * (STOP_PENALTY_S + settings.start_delay_s + RESTART_LAG_S)
-        numbers = (
-            f"expected {rest:.0f} s more ({basis}): holding imports ~{hold_cost / 3600:.0f} Wh, "
-            f"a pause costs ~{pause_cost / 3600:.0f} Wh"
-        )
-        if hold_cost > pause_cost + max(0.0, credit):
+            return DipVerdict(True, "hold: the dip costs no import")
+        if context.shortfall_w - context.battery_w <= context.min_power_w * DIP_TOLERANCE:
+            # Below its buffer SoC the battery is the house's, but it covers the dip for now:
+            # held up to the stop delay, as a dip without a battery is.
+            if elapsed < settings.stop_delay_s:
+                return DipVerdict(True, "hold: the battery covers the dip, up to the stop delay")
+            return DipVerdict(False, "pause: the battery covered the dip for the stop delay")
+        credit = SESSION_IMPORT_SHARE * context.session_surplus_ws - context.session_import_ws
+        if elapsed >= settings.stop_delay_s and credit <= 0:
+            return DipVerdict(False, f"pause: the dip lasted the stop delay ({elapsed:.0f} s)")
+        budget_s = settings.stop_delay_s * BUDGET_SHARE
+        factor, why = self.budget_factor(context.key, budget_s)
+        budget = context.min_power_w * budget_s * factor
+        used = context.import_ws / 3600.0
+        numbers = f"dip imported {used:.0f} of {budget / 3600:.0f} Wh budget ({why})"
+        if context.import_ws > budget + max(0.0, credit):
             return DipVerdict(False, "pause: " + numbers)
         return DipVerdict(True, "hold: " + numbers)
 
@@ -370,7 +373,7 @@ class SiteController:
     ) -> None:
         """Start with no reading and no station."""
         self.settings = settings or SiteSettings()
-        self.dips: DipPolicy = dip_policy if dip_policy is not None else FixedDipBudget()
+        self.dips: DipPolicy = dip_policy if dip_policy is not None else LearnedDips()
         self.controller = SurplusController(self.dips)
         self._readings = {reading: Average() for reading in Reading}
         self._stations: dict[str, _Station] = {}

@@ -65,6 +65,7 @@ from .kecontact import KebaError
 from .site_control import (
     MIN_CHARGING_CURRENT,
     NOMINAL_VOLTAGE,
+    BatterySettings,
     ChargingMode,
     Decision,
     Reading,
@@ -332,7 +333,22 @@ class _Site:
                 for s in self.stations.values()
             ),
         )
-        self.control.update_settings(SiteSettings(control_interval_s=self.interval))
+        battery = (
+            BatterySettings(
+                priority_soc=min(
+                    float(s.entry.options.get(CONF_BATTERY_MIN_SOC, DEFAULT_BATTERY_MIN_SOC))
+                    for s in self.stations.values()
+                ),
+                # Until the charging site's options offer them: no buffer, no start on battery.
+                buffer_soc=None,
+                buffer_start_soc=None,
+            )
+            if battery_sensor
+            else None
+        )
+        self.control.update_settings(
+            SiteSettings(control_interval_s=self.interval, battery=battery)
+        )
         now = time.monotonic()
         tracked = {sensor.entity_id: sensor for sensor in sensors}
         for reading in Reading:

@@ -220,8 +220,9 @@ class _Run:
         self._tasks: set[asyncio.Task[None]] = set()
         self._probe: _Probe | None = None
         self._probe_sent = 0
-        # Grid meter: the latest sample.
+        # Grid meter: the latest sample (and the PV production at that moment).
         self._grid_latest: float | None = None
+        self._pv_latest = 0.0
         # Vehicle bookkeeping.
         self.plugged = False
         self.full = False
@@ -236,6 +237,9 @@ class _Run:
     # ---------------------------------------------------------------- SiteView
     def grid_latest_w(self) -> float | None:
         return self._grid_latest
+
+    def pv_latest_w(self) -> float:
+        return self._pv_latest
 
     def battery_latest(self) -> tuple[float, float] | None:
         if self.battery is None:
@@ -367,6 +371,7 @@ class _Run:
             self.battery.power_w = self.battery.power_for(-grid)
             grid += self.battery.power_w
         self._grid_latest = grid
+        self._pv_latest = self.day.pv_w[second]
         hook = getattr(self._strategy_obj, "on_grid_reading", None)
         if hook is not None:
             hook(now)

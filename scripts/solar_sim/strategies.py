@@ -66,6 +66,9 @@ class SiteView(Protocol):
     def battery_latest(self) -> tuple[float, float] | None:
         """The home battery's latest power (W, + charging) and state of charge (%); None: none."""
 
+    def pv_latest_w(self) -> float:
+        """The PV production at the meter's last reading (W): a PV power sensor."""
+
     def station_measurement(self, mode: ChargingMode, settings: SurplusSettings) -> Any:
         """The station as ``solar.py`` measures it; None before the first poll."""
 
@@ -157,6 +160,7 @@ class ControllerStrategy:
     def on_grid_reading(self, now: float) -> None:
         """A new meter reading: fed to the site, which lowers at once on import."""
         self.control.feed(Reading.GRID, self._site.grid_latest_w(), now)
+        self.control.feed(Reading.PV_POWER, self._site.pv_latest_w(), now)
         battery = self._site.battery_latest()
         if battery is not None:
             self.control.feed(Reading.BATTERY_POWER, battery[0], now)
