@@ -112,6 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="real seconds per second of currtime/failsafe timeouts (default 1)",
     )
+    kind.add_argument(
+        "--x2src",
+        type=int,
+        choices=range(5),
+        default=0,
+        help="stored phase-switch source at start (*-s10 variants; 4 = UDP; default 0)",
+    )
+    kind.add_argument(
+        "--phase-switch-delay",
+        type=_non_negative,
+        default=1.0,
+        help="seconds the phase switch takes to follow X2 (*-s10 variants; default 1)",
+    )
+    kind.add_argument(
+        "--phase-switch-fault",
+        choices=("", "ignore", "refuse"),
+        default="",
+        help="ignore: the switch never moves; refuse: x2 is confirmed but X2 keeps its state",
+    )
 
     cond = parser.add_argument_group("network conditions")
     cond.add_argument("--loss", type=_probability, default=0.0, help="drop probability each way")
@@ -156,6 +175,9 @@ def make_simulator(args: argparse.Namespace) -> Simulator:
         curr_hw_ma=args.curr_hw,
         timer_scale=args.timer_scale,
         verbose=args.verbose,
+        x2src=args.x2src,
+        phase_switch_delay=args.phase_switch_delay,
+        phase_switch_fault=args.phase_switch_fault,
     )
 
 

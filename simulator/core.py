@@ -86,6 +86,10 @@ class Simulator:
         energy_push_interval: float = 1.0,
         absurd: float = 0.0,
         verbose: bool = False,
+        x2src: int = 0,
+        x2: int = 1,
+        phase_switch_delay: float = 1.0,
+        phase_switch_fault: str = "",
     ) -> None:
         """Configure the stations; nothing is bound before :meth:`start`."""
         if ips is not None:
@@ -105,6 +109,10 @@ class Simulator:
             raise ValueError("delays must not be negative")
         if timer_scale <= 0 or energy_push_interval <= 0:
             raise ValueError("timer_scale and energy_push_interval must be positive")
+        if phase_switch_fault not in ("", "ignore", "refuse"):
+            raise ValueError("phase_switch_fault must be '', 'ignore' or 'refuse'")
+        if x2src not in range(5) or x2 not in (0, 1) or phase_switch_delay < 0:
+            raise ValueError("x2src must be 0-4, x2 0 or 1, phase_switch_delay >= 0")
         if firmware_style not in ("object", "fragment"):
             raise ValueError("firmware_style must be 'object' or 'fragment'")
         if not 0 < serial_base <= 99_999_999 - n + 1:
@@ -141,6 +149,10 @@ class Simulator:
             energy_push_interval=energy_push_interval,
             absurd=absurd,
             verbose=verbose,
+            x2src=x2src,
+            x2=x2,
+            phase_switch_delay=phase_switch_delay,
+            phase_switch_fault=phase_switch_fault,
         )
         self.stations: list[Station] = [
             Station(

@@ -37,6 +37,8 @@ _COMMANDS = frozenset(
         "unlock",
         "setdatetime",
         "failsafe",
+        "x2src",
+        "x2",
     }
 )
 """Known command names (lower case); ``Station._cmd_<name>`` handles each."""
@@ -189,6 +191,15 @@ class StationOptions:
     """How many received datagrams ``Station.received`` keeps."""
     verbose: bool = False
     """Log every datagram (logger ``simulator.station``, level INFO)."""
+    x2src: int = 0
+    """Stored ``X2 phaseSwitch source`` at start (variants with a phase switch; 4 = UDP)."""
+    x2: int = 1
+    """``X2 phaseSwitch`` at start: 0 one phase, 1 three phases (an assumption, see README)."""
+    phase_switch_delay: float = 1.0
+    """Seconds the external phase switch takes to move after ``x2`` changed X2."""
+    phase_switch_fault: str = ""
+    """``ignore``: X2 changes but the phase switch never moves; ``refuse``: ``x2`` is confirmed
+    with ``TCH-OK`` but X2 (and report 2) keeps its state."""
 
 
 # Linux's SO_TIMESTAMPNS: the kernel stamps each datagram when it arrives on the socket.
@@ -297,7 +308,11 @@ class Station:
         self.received: deque[tuple[float, str, str]] = deque(maxlen=self.options.received_limit)
         self.stats: Counter[str] = Counter(received=0, sent=0, dropped_in=0, dropped_out=0)
         self.commands: Counter[str] = Counter()
-        self.eeprom: Counter[str] = Counter(failsafe=0, output=0)
+        self.eeprom: Counter[str] = Counter(failsafe=0, output=0, x2src=0)
+        self.phase_switches = 0
+        """Times the external phase switch moved."""
+        self.phase_switches_under_load: list[dict[str, Any]] = []
+        """Each ``x2`` that changed X2 while current flowed (the switch must be dead)."""
         self.timing: TimingChecker | None = None
         self.display: dict[str, Any] | None = None
         self.last_display_text: str | None = None
@@ -310,6 +325,9 @@ class Station:
         self._auth_setting: bool | None = None
         self._output_saved = 0
         self._failsafe_saved = (0, 0)
+        self._x2src = self.options.x2src
+        self._x2 = self.options.x2
+        self._switch_phases = 3 if self._x2 else 1
         self._plug = 0 if variant.socket_outlet else 3
         self._vehicle: Vehicle | None = None
         self._input = 0
@@ -359,6 +377,7 @@ class Station:
         self._boot_handle: asyncio.TimerHandle | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
         self._limit_handle: asyncio.TimerHandle | None = None
+        self._x2_handle: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -531,6 +550,8 @@ class Station:
             amps = min(max_curr, vehicle.max_current_ma)
             volts = self.options.voltage_v
             phases = vehicle.phases
+            if self.variant.has_phase_switch:
+                phases = min(phases, self._switch_phases)
             self._currents = (amps, amps if phases >= 2 else 0, amps if phases >= 3 else 0)
             self._voltages = (volts, volts if phases >= 2 else 0, volts if phases >= 3 else 0)
             self._pf = vehicle.power_factor
@@ -642,10 +663,12 @@ class Station:
             self._boot_handle,
             self._tick_handle,
             self._limit_handle,
+            self._x2_handle,
         ):
             self._cancel(handle)
         self._iec_handle = self._ct_handle = self._fs_handle = None
         self._boot_handle = self._tick_handle = self._limit_handle = None
+        self._x2_handle = None
 
     def _reset_volatile(self, now: float) -> None:
         self._cancel_timers()
@@ -944,7 +967,7 @@ class Station:
     @property
     def eeprom_writes(self) -> int:
         """EEPROM writes caused by commands (``failsafe ... 1`` and ``output >= 10``)."""
-        return self.eeprom["failsafe"] + self.eeprom["output"]
+        return self.eeprom["failsafe"] + self.eeprom["output"] + self.eeprom["x2src"]
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -978,8 +1001,11 @@ class Station:
             "eeprom_writes": {
                 "failsafe": self.eeprom["failsafe"],
                 "output": self.eeprom["output"],
+                "x2src": self.eeprom["x2src"],
                 "total": self.eeprom_writes,
             },
+            "phase_switches": self.phase_switches,
+            "phase_switches_under_load": len(self.phase_switches_under_load),
             "timing": self.timing.summary() if self.timing else {},
         }
 
@@ -1040,7 +1066,7 @@ class Station:
 
     def _report2(self, now: float) -> dict[str, Any]:
         max_curr = self._offered
-        return {
+        fields = {
             "ID": "2",
             "State": self._state(max_curr),
             "Error1": self._error[0],
@@ -1061,9 +1087,13 @@ class Station:
             "Setenergy": self._setenergy,
             "Output": self._output,
             "Input": self._input,
-            "Serial": self.serial,
-            "Sec": self._sec(now),
         }
+        if self.variant.has_phase_switch:
+            fields["X2 phaseSwitch source"] = self._x2src
+            fields["X2 phaseSwitch"] = self._x2
+        fields["Serial"] = self.serial
+        fields["Sec"] = self._sec(now)
+        return fields
 
     def _report3(self, now: float) -> dict[str, Any]:
         meter = self.variant.has_meter
@@ -1381,6 +1411,9 @@ class Station:
         if current is None or not p.CURRENT_MIN <= current <= p.CURRENT_MAX:
             return p.ERR_INVALID
         self._keepalive()
+        if self.variant.has_phase_switch and self._x2src == 4:
+            # Reported from the field (ioBroker.kecontact #380): ``curr`` forces X2 to 1.
+            self._set_x2(1)
         self._set_curr_user(current, from_currtime=False)
         return p.REPLY_OK
 
@@ -1507,3 +1540,53 @@ class Station:
             self._arm_failsafe()
         self._refresh()
         return p.REPLY_OK
+
+    # ------------------------------------------------------------------ phase switch (X2)
+
+    def _cmd_x2src(self, args: list[str]) -> str | None:
+        if not self.variant.has_phase_switch:
+            return p.ERR_UNKNOWN
+        value = p.parse_uint(args[0]) if len(args) == 1 else None
+        if value is None or value > 4:
+            return p.ERR_INVALID
+        # Treated as a stored setting: every accepted x2src counts as an EEPROM write.
+        self.eeprom["x2src"] += 1
+        self._x2src = value
+        return p.REPLY_OK
+
+    def _cmd_x2(self, args: list[str]) -> str | None:
+        if not self.variant.has_phase_switch:
+            return p.ERR_UNKNOWN
+        if len(args) != 1 or args[0] not in ("0", "1"):
+            return p.ERR_INVALID
+        if self._x2src != 4 or self.options.phase_switch_fault == "refuse":
+            return p.REPLY_OK  # confirmed, but UDP is not the source: X2 keeps its state
+        self._set_x2(int(args[0]))
+        return p.REPLY_OK
+
+    def _set_x2(self, value: int) -> None:
+        if value == self._x2:
+            return
+        if any(self._currents):
+            self.phase_switches_under_load.append(
+                {"time": self._now() - (self._origin or 0.0), "x2": value, "mA": self._currents}
+            )
+            _LOGGER.warning("%s: X2 changed to %d under load %s", self.ip, value, self._currents)
+        self._x2 = value
+        self._cancel(self._x2_handle)
+        self._x2_handle = self._call_later(self.options.phase_switch_delay, self._on_x2_moved)
+
+    def _on_x2_moved(self) -> None:
+        self._x2_handle = None
+        if self._closed or self.options.phase_switch_fault == "ignore":
+            return
+        phases = 3 if self._x2 else 1
+        if phases != self._switch_phases:
+            self._switch_phases = phases
+            self.phase_switches += 1
+            self._refresh()
+
+    @property
+    def switch_phases(self) -> int:
+        """Phases the external phase switch connects now (1 or 3)."""
+        return self._switch_phases

@@ -45,6 +45,9 @@ class Variant:
     udp_control: bool = True
     """DIP switch DSW1.3 on. Off: only ``i`` and ``report 1`` are answered, nothing is pushed,
     and report 1 carries ``DIP-Sw1`` with the DSW1.3 bit clear."""
+    has_phase_switch: bool = False
+    """Firmware with ``x2src``/``x2`` and the ``X2 phaseSwitch`` fields of report 2, with an
+    external 1/3-phase switch (KEBA S10 or an equivalent contactor) wired to output X2."""
 
     def with_product(self, product: str) -> Variant:
         """Return a copy that reports another product code."""
@@ -53,6 +56,8 @@ class Variant:
 
 P30_FIRMWARE = "P30 v 3.10.27 (210105-174852)"
 P20_FIRMWARE = "P20 v 2.5a3 (160613-073000)"
+P30_PHASE_SWITCH_FIRMWARE = "P30 v 3.10.42 (220906-091518)"
+"""First c-series firmware with the phase switch over UDP (see README, "Phase switching")."""
 
 VARIANTS: dict[str, Variant] = {
     "p30-c": Variant(
@@ -91,6 +96,23 @@ VARIANTS: dict[str, Variant] = {
         explicit_auth_setting=True,
         socket_outlet=False,
         bmw_format=True,
+    ),
+    "p30-c-s10": Variant(
+        name="p30-c-s10",
+        product="KC-P30-ES240022-E0R",
+        firmware=P30_PHASE_SWITCH_FIRMWARE,
+        series="P30",
+        has_phase_switch=True,
+    ),
+    "p30-x-s10": Variant(
+        name="p30-x-s10",
+        product="KC-P30-EC240422-E00-XG",
+        firmware=P30_PHASE_SWITCH_FIRMWARE,
+        series="P30",
+        com_module=1,
+        explicit_auth_setting=True,
+        socket_outlet=False,
+        has_phase_switch=True,
     ),
     "p30-de": Variant(
         name="p30-de",

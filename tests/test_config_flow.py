@@ -1101,11 +1101,10 @@ def test_translations_cover_the_flows() -> None:
         for cause in ("DSW1.3", "7090"):
             assert cause in config["error"]["cannot_connect"], (language, cause)
         assert strings["selector"]["station"]["options"][MANUAL_ENTRY]
-        assert set(strings["options"]["step"]["init"]["menu_options"]) == {
-            "station",
-            "solar",
-            "sessions",
-        }
+        menu = set(strings["options"]["step"]["init"]["menu_options"])
+        assert menu == {"station", "solar", "sessions", "phases"}
+        for key in ("phase_switching", "phase_switch_dwell", "phase_switch_max"):
+            assert strings["options"]["step"]["phases"]["data"][key], (language, key)
         solar = strings["options"]["step"]["solar"]
         for key in SOLAR_SCHEMA.schema:
             assert solar["data"][str(key)], (language, key)

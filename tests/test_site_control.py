@@ -259,7 +259,7 @@ def _day_of_dips(policy: LearnedDips, lasting_s: float, count: int = 6) -> float
 
 
 def test_the_dip_budget_is_learned_from_the_day() -> None:
-    """After long dips the budget halves; after short ones it grows; each verdict says why."""
+    """After long dips the budget shrinks; after short ones it grows; each verdict says why."""
     budget_s = SETTINGS.stop_delay_s * 0.4
     fresh = LearnedDips()
     assert fresh.budget_factor("a", budget_s) == (1.0, "nothing learned yet")
@@ -267,20 +267,34 @@ def test_the_dip_budget_is_learned_from_the_day() -> None:
     now = _day_of_dips(long_day, 600.0)
     assert long_day.dips_today("a") == [600.0] * 6
     factor, why = long_day.budget_factor("a", budget_s)
-    assert factor == 0.5
+    assert factor == 0.75
     assert "100% of 6 dips today were long" in why
     short_day = LearnedDips()
     _day_of_dips(short_day, 40.0)
     assert short_day.budget_factor("a", budget_s)[0] == 1.3
 
-    # The same dip, 90 s in at 3 kW short: paused on the long day, held on the short one.
-    context = _dip_context(now + 90.0, now, 3_000.0, 3_000.0 * 90.0)
+    # The same dip, 130 s in at 3 kW short: paused on the long day, held on the short one.
+    context = _dip_context(now + 130.0, now, 3_000.0, 3_000.0 * 130.0)
     verdict = long_day.decide(context)
     assert not verdict.hold
-    assert verdict.reason.startswith("pause: dip imported 75 of 69 Wh budget")
+    assert verdict.reason.startswith("pause: dip imported 108 of 104 Wh budget")
     held = short_day.decide(replace(context))
     assert held.hold
     assert "were short" in held.reason
+
+
+def test_pauses_add_up_to_a_larger_budget() -> None:
+    """From the third pause within an hour, each one makes the next dip's budget 25 % larger."""
+    policy = LearnedDips()
+    budget_s = SETTINGS.stop_delay_s * 0.4
+    for minute in range(4):
+        context = _dip_context(minute * 600.0 + 200.0, minute * 600.0, 4_000.0, 4_000.0 * 200)
+        assert not policy.decide(context).hold
+    factor, why = policy.budget_factor("a", budget_s, 1_900.0)
+    assert factor == pytest.approx(1.25**2)
+    assert why == "4 pauses in the last hour"
+    # An hour after the first two, only the last two count: no longer dearer.
+    assert policy.budget_factor("a", budget_s, 800.0 + 3_600.0 + 1.0)[0] == 1.0
 
 
 def test_variability_and_forecast_scale_the_budget() -> None:

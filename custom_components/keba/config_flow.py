@@ -65,6 +65,9 @@ from .const import (
     CONF_FS_PERSIST,
     CONF_FS_TIMEOUT,
     CONF_IDLE_INTERVAL,
+    CONF_PHASE_DWELL,
+    CONF_PHASE_MAX_SWITCHES,
+    CONF_PHASE_SWITCHING,
     CONF_PRICE_ENTITY,
     CONF_PRODUCT,
     CONF_REFRESH_INTERVAL,
@@ -83,6 +86,8 @@ from .const import (
     DEFAULT_FAILSAFE_CURRENT,
     DEFAULT_FAILSAFE_TIMEOUT,
     DEFAULT_IDLE_INTERVAL,
+    DEFAULT_PHASE_DWELL,
+    DEFAULT_PHASE_MAX_SWITCHES,
     DOMAIN,
     FAILSAFE_TIMEOUT_MAX,
     FAILSAFE_TIMEOUT_MIN,
@@ -112,7 +117,9 @@ from .kecontact import (
     KebaTimeoutError,
     Model,
 )
+from .kecontact.phases import send_phase_source_udp
 from .ledger import parse_card_lines, seen_tags
+from .phase_switch import phase_switching_supported
 from .site_flow import SITE_MIGRATION, SiteFlowMixin, SiteOptionsFlow
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.
@@ -771,12 +778,72 @@ def validate_solar_options(user_input: dict[str, Any]) -> tuple[dict[str, Any], 
     return options, errors
 
 
+PHASES_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_PHASE_SWITCHING, default=False): BooleanSelector(),
+        vol.Required(CONF_PHASE_DWELL, default=DEFAULT_PHASE_DWELL): _seconds(60, 3600),
+        vol.Required(CONF_PHASE_MAX_SWITCHES, default=DEFAULT_PHASE_MAX_SWITCHES): _number(
+            1, 20, 1, ""
+        ),
+    }
+)
+
+
+def _phase_switching_offered(entry: ConfigEntry) -> bool:
+    """The entry is loaded and its station reports the X2 phase switch (firmware, fields)."""
+    runtime = getattr(entry, "runtime_data", None)
+    if entry.state is not ConfigEntryState.LOADED or runtime is None:
+        return False
+    return phase_switching_supported(runtime.coordinator.station)
+
+
 class KebaOptionsFlow(OptionsFlowWithReload):
     """Station settings (polling, RFID, failsafe) and solar charging; saving reloads the entry."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Choose what to change."""
-        return self.async_show_menu(step_id="init", menu_options=["station", "solar", "sessions"])
+        """Choose what to change (phase switching only where the station supports it)."""
+        menu = ["station", "solar", "sessions"]
+        if _phase_switching_offered(self.config_entry):
+            menu.append("phases")
+        return self.async_show_menu(step_id="init", menu_options=menu)
+
+    async def async_step_phases(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Home Assistant switches between one and three phases through X2."""
+        errors: dict[str, str] = {}
+        if not _phase_switching_offered(self.config_entry):
+            return self.async_abort(reason="phase_switching_unsupported")
+        if user_input is not None:
+            options = {
+                CONF_PHASE_SWITCHING: bool(user_input.get(CONF_PHASE_SWITCHING, False)),
+                CONF_PHASE_DWELL: int(user_input.get(CONF_PHASE_DWELL, DEFAULT_PHASE_DWELL)),
+                CONF_PHASE_MAX_SWITCHES: int(
+                    user_input.get(CONF_PHASE_MAX_SWITCHES, DEFAULT_PHASE_MAX_SWITCHES)
+                ),
+            }
+            turned_on = options[CONF_PHASE_SWITCHING] and not self.config_entry.options.get(
+                CONF_PHASE_SWITCHING
+            )
+            if turned_on:
+                # The user's explicit step: make UDP the phase-switch source if report 2 shows
+                # another one (a stored setting, so only here and only once).
+                station = self.config_entry.runtime_data.coordinator.station
+                try:
+                    await send_phase_source_udp(station)
+                except KebaError as err:
+                    LOGGER.warning("Setting the phase-switch source failed: %s", err)
+                    errors["base"] = "phase_source_failed"
+            if not errors:
+                return self.async_create_entry(data={**self.config_entry.options, **options})
+        current = {
+            key: self.config_entry.options[key]
+            for key in (CONF_PHASE_SWITCHING, CONF_PHASE_DWELL, CONF_PHASE_MAX_SWITCHES)
+            if key in self.config_entry.options
+        }
+        return self.async_show_form(
+            step_id="phases",
+            data_schema=self.add_suggested_values_to_schema(PHASES_SCHEMA, user_input or current),
+            errors=errors,
+        )
 
     async def async_step_station(
         self, user_input: dict[str, Any] | None = None

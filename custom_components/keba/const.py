@@ -130,3 +130,9 @@ CONF_BATTERY_MAX_DISCHARGE: Final = "battery_max_discharge"
 SITE_UNIQUE_ID_PREFIX: Final = "site:"
 #: Repair issue: stations of one grid sensor had different site settings before the upgrade.
 ISSUE_SITE_SETTINGS_MERGED: Final = "site_settings_merged"
+# 1/3-phase switching through X2 (options step "phases")
+CONF_PHASE_SWITCHING: Final = "phase_switching"
+CONF_PHASE_DWELL: Final = "phase_switch_dwell"
+CONF_PHASE_MAX_SWITCHES: Final = "phase_switch_max"
+DEFAULT_PHASE_DWELL: Final = 300
+DEFAULT_PHASE_MAX_SWITCHES: Final = 20

@@ -46,6 +46,7 @@ from .kecontact import (
 
 if TYPE_CHECKING:
     from .ledger_store import LedgerManager
+    from .phase_switch import PhaseControl
 
 #: Reports 101…130: the sessions a station remembers.
 HISTORY_REPORTS = 30
@@ -132,6 +133,8 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         #: Decides whether a person or an automation may set the current now; handed in by
         #: whoever else may set it (the charging site), so this module needs not know it.
         self.current_guard: CurrentGuard | None = None
+        #: 1/3-phase switching through X2 (set by the select platform when the option is on).
+        self.phase_control: PhaseControl | None = None
 
     # ------------------------------------------------------------------ options
     @staticmethod

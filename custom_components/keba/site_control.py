@@ -209,7 +209,7 @@ MEMORY_S = 3 * 3600.0
 MIN_DIPS = 3
 #: Most of the day's dips outlasted the budget: long dips, the budget shrinks to this; few did
 #: (under a fifth): short dips, it grows to this.
-LONG_DAY_FACTOR = 0.5
+LONG_DAY_FACTOR = 0.75
 SHORT_DAY_FACTOR = 1.3
 LONG_SHARE, SHORT_SHARE = 0.5, 0.2
 #: PV production under this share of the forecast over the variability window: overcast.
@@ -220,6 +220,11 @@ OVERCAST_FACTOR = 0.5
 VARIABILITY_S = 900.0
 BROKEN_CV = 0.25
 BROKEN_FACTOR = 1.2
+#: Pauses in the last hour from which each further one is dearer: the budget grows by this
+#: factor per pause beyond them (start/stops add up on a day of many clouds).
+PAUSES_FREE = 2
+PAUSE_FACTOR = 1.25
+PAUSE_WINDOW_S = 3600.0
 #: A session that took plenty from surplus may hold past the stop delay while its import stays
 #: under this share of its surplus energy.
 SESSION_IMPORT_SHARE = 0.04
@@ -234,6 +239,8 @@ class _DipTrack:
     had_surplus: bool = False
     #: (ended at, lasted s).
     dips: deque[tuple[float, float]] = field(default_factory=deque)
+    #: When the vehicle was paused for a dip.
+    pauses: deque[float] = field(default_factory=deque)
 
 
 class LearnedDips:
@@ -247,8 +254,9 @@ class LearnedDips:
 
     * the day's dips (each station's surplus below its minimum, recorded at every step,
       charging or not, for the last 3 h): when most outlasted the budget's time, the budget
-      halves (long dips: pause early); when under a fifth did, it grows by 30 % (short dips:
-      hold, spare a start/stop);
+      shrinks by a quarter (long dips: pause earlier); when under a fifth did, it grows by
+      30 % (short dips: hold, spare a start/stop);
+    * the day's pauses: from the third within an hour, each makes the budget 25 % larger;
     * the PV production (with a PV sensor): a coefficient of variation over 15 min above 0.25
       means broken clouds (short dips, +20 %); with a forecast, production under 45 % of it
       for the whole 15 min means overcast (long dips, half the budget);
@@ -311,9 +319,19 @@ class LearnedDips:
             pv < OVERCAST_SHARE * self._forecast for _, pv in self._pv
         )
 
-    def budget_factor(self, key: str, budget_s: float) -> tuple[float, str]:
+    def budget_factor(
+        self, key: str, budget_s: float, now: float | None = None
+    ) -> tuple[float, str]:
         """How the day scales the budget, and why."""
         factor, why = 1.0, []
+        track = self._tracks.get(key)
+        if track is not None and now is not None:
+            while track.pauses and track.pauses[0] < now - PAUSE_WINDOW_S:
+                track.pauses.popleft()
+            extra = len(track.pauses) - PAUSES_FREE
+            if extra > 0:
+                factor *= PAUSE_FACTOR**extra
+                why.append(f"{len(track.pauses)} pauses in the last hour")
         dips = self.dips_today(key)
         if len(dips) >= MIN_DIPS:
             long_share = sum(1 for d in dips if d > budget_s) / len(dips)
@@ -347,13 +365,15 @@ class LearnedDips:
             return DipVerdict(False, "pause: the battery covered the dip for the stop delay")
         credit = SESSION_IMPORT_SHARE * context.session_surplus_ws - context.session_import_ws
         if elapsed >= settings.stop_delay_s and credit <= 0:
+            self._tracks.setdefault(context.key, _DipTrack()).pauses.append(context.now)
             return DipVerdict(False, f"pause: the dip lasted the stop delay ({elapsed:.0f} s)")
         budget_s = settings.stop_delay_s * BUDGET_SHARE
-        factor, why = self.budget_factor(context.key, budget_s)
+        factor, why = self.budget_factor(context.key, budget_s, context.now)
         budget = context.min_power_w * budget_s * factor
         used = context.import_ws / 3600.0
         numbers = f"dip imported {used:.0f} of {budget / 3600:.0f} Wh budget ({why})"
         if context.import_ws > budget + max(0.0, credit):
+            self._tracks.setdefault(context.key, _DipTrack()).pauses.append(context.now)
             return DipVerdict(False, "pause: " + numbers)
         return DipVerdict(True, "hold: " + numbers)
 

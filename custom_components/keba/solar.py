@@ -12,7 +12,7 @@ which stays the user's switch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import math
 import time
@@ -528,10 +528,15 @@ class ChargingSite:
             if meter is not None
             else (None, None, None)
         )
+        settings = self.settings(station)
+        phases = station.coordinator.phase_control
+        if phases is not None and phases.selected_phases is not None:
+            # X2 selects the phases: the controller counts with them.
+            settings = replace(settings, phases=phases.selected_phases)
         return StationMeasurement(
             key=station.key,
             mode=station.mode,
-            settings=self.settings(station),
+            settings=settings,
             vehicle_plugged=bool(status.vehicle_plugged),
             power_w=power_w or 0.0,
             currents=(currents[0] or 0.0, currents[1] or 0.0, currents[2] or 0.0),
@@ -584,6 +589,15 @@ class ChargingSite:
     def _async_apply(self, station: SolarStation, decision: Decision) -> None:
         """Show a decision on the station's entities and send its command, if any."""
         station.decision = decision if station.mode != ChargingMode.OFF else None
+        phases = station.coordinator.phase_control
+        if (
+            phases is not None
+            and station.mode != ChargingMode.OFF
+            and phases.async_consider(decision, time.monotonic())
+        ):
+            # A phase switch runs (or starts now, replacing this command).
+            station.coordinator.async_update_listeners()
+            return
         if decision.command is not None and station.mode != ChargingMode.OFF:
             station.entry.async_create_background_task(
                 self.hass,

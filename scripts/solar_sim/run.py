@@ -57,6 +57,7 @@ from custom_components.keba.site_control import ChargingMode, StationMeasurement
 from simulator import Simulator
 import simulator.station as sim_station
 
+from .phasing import make_strategy
 from .plant import (
     DAY_S,
     Day,
@@ -107,6 +108,8 @@ class RunSpec:
     #: A home battery behind a hybrid inverter (kWh, state of charge at midnight in %).
     battery_kwh: float | None = None
     battery_soc: float = 50.0
+    #: The station has a 1/3-phase switch on X2 that the strategy may use (``phasing.py``).
+    phase_switching: bool = False
 
 
 def build_day(spec: RunSpec) -> Day:
@@ -160,6 +163,8 @@ class RunResult:
     wall_s: float = 0.0
     virtual_s: float = 0.0
     loop_jumps: int = 0
+    #: Times the station's phase switch moved (``--phase-switching``).
+    phase_switches: int = 0
     trace: list[tuple[float, ...] | tuple[Any, ...]] = field(default_factory=list)
     #: The controller's site state reasons as they changed: (time, state, reason).
     reasons: list[tuple[float, str, str]] = field(default_factory=list)
@@ -201,12 +206,13 @@ class _Run:
         self.probe_ip = f"{spec.net}.3"
         self.sim = Simulator(
             ips=[self.station_ip],
-            variant="p30-x",
+            variant="p30-x-s10" if spec.phase_switching else "p30-x",
             scenario="idle",
             seed=spec.seed,
             # A little network latency, as on a LAN (seeded: the same every run).
             delay_ms=1.0,
             jitter_ms=2.0,
+            x2src=4 if spec.phase_switching else 0,
         )
         self.pool = EndpointPool()
         self.station: KebaStation | None = None
@@ -281,7 +287,11 @@ class _Run:
         return bool(status is not None and status.charging)
 
     def send(self, current: float) -> None:
-        task = self.loop.create_task(self._send(current))
+        self.spawn(self._send(current))
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background; the run gathers it at the end."""
+        task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -477,6 +487,15 @@ class _Run:
 
     def _strategy(self) -> Strategy:
         phases = self.day.vehicle.phases
+        if self.spec.phase_switching:
+            switching_strategy, _ = make_strategy(
+                self,
+                self.spec.strategy,
+                phases,
+                battery=SITE_BATTERY if self.battery else None,
+            )
+            if switching_strategy is not None:
+                return switching_strategy
         match self.spec.strategy:
             case "solar" | "min_solar":
                 return ControllerStrategy(
@@ -525,6 +544,7 @@ class _Run:
                 self.result.battery_soc_end = self.battery.soc_pct
             self.result.meter_energy_kwh = sum(s["E pres"] for s in st.history) / 10_000.0
             self.result.commands = dict(sorted(st.commands.items()))
+            self.result.phase_switches = st.phase_switches
             self.result.violation_details = [
                 v for v in self.sim.violations() if v["client"] == self.client_ip
             ]

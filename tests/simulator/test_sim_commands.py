@@ -273,7 +273,7 @@ async def test_output(make_sim: SimFactory, client: UdpClient) -> None:
     assert (st.report(2)["Output"], st.eeprom_writes) == (150, 1)
     assert await client.request(st, "output x") == OK  # invalid value: relay off
     assert st.report(2)["Output"] == 0
-    assert st.summary()["eeprom_writes"] == {"failsafe": 0, "output": 1, "total": 1}
+    assert st.summary()["eeprom_writes"] == {"failsafe": 0, "output": 1, "x2src": 0, "total": 1}
 
 
 @pytest.mark.asyncio
@@ -511,3 +511,47 @@ async def test_inject_absurd(make_sim: SimFactory, client: UdpClient) -> None:
     assert st.inject_absurd() == len(ABSURD_DATAGRAMS)
     received = [(await client.recv())[2] for _ in ABSURD_DATAGRAMS]
     assert [json.loads(text) for text in received] == list(ABSURD_DATAGRAMS)
+
+
+@pytest.mark.asyncio
+async def test_phase_switch_commands(make_sim: SimFactory, client: UdpClient) -> None:
+    """S10 variant: ``x2src`` is stored (EEPROM), ``x2`` moves the switch after its delay."""
+    sim = await make_sim(variant="p30-c-s10", scenario="charging", phase_switch_delay=0.05)
+    st = sim.stations[0]
+    assert (st.report(2)["X2 phaseSwitch source"], st.report(2)["X2 phaseSwitch"]) == (0, 1)
+    assert st.report(3)["I3"] > 0
+    assert await client.request(st, "x2 0") == OK  # source is not UDP: nothing happens
+    assert st.report(2)["X2 phaseSwitch"] == 1
+    assert await client.request(st, "x2src 9") == INVALID
+    assert await client.request(st, "x2src 4") == OK
+    assert (st.report(2)["X2 phaseSwitch source"], st.eeprom["x2src"]) == (4, 1)
+    assert await client.request(st, "currtime 0 1") == OK
+    await asyncio.sleep(2.1)
+    assert await client.request(st, "x2 0") == OK
+    assert st.report(2)["X2 phaseSwitch"] == 0
+    await asyncio.sleep(0.2)
+    assert (st.switch_phases, st.phase_switches, st.phase_switches_under_load) == (1, 1, [])
+    assert await client.request(st, "currtime 10000 1") == OK
+    await asyncio.sleep(1.2)
+    report3 = st.report(3)
+    assert (report3["I1"] > 0, report3["I2"], report3["I3"]) == (True, 0, 0)
+    assert await client.request(st, "x2 5") == INVALID
+    await asyncio.sleep(5.1)
+    assert await client.request(st, "x2 1") == OK  # under load: recorded
+    assert len(st.phase_switches_under_load) == 1
+    assert await client.request(st, "curr 8000") == OK  # curr forces X2 to 1 (field report)
+    assert st.report(2)["X2 phaseSwitch"] == 1
+
+
+@pytest.mark.asyncio
+async def test_phase_switch_unknown_on_older_firmware(
+    make_sim: SimFactory, client: UdpClient
+) -> None:
+    """Without the phase switch firmware: TCH-ERR and no X2 fields in report 2."""
+    sim = await make_sim(variant="p30-c")
+    st = sim.stations[0]
+    assert await client.request(st, "x2src 4") == UNKNOWN
+    await asyncio.sleep(0.15)
+    assert await client.request(st, "x2 1") == UNKNOWN
+    assert "X2 phaseSwitch" not in st.report(2)
+    assert st.eeprom_writes == 0

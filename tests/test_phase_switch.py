@@ -1,0 +1,284 @@
+"""Phase switching in Home Assistant: the option, the select "Phases", a restart mid-switch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+
+from homeassistant.components.select import (
+    ATTR_OPTION,
+    DOMAIN as SELECT_DOMAIN,
+    SERVICE_SELECT_OPTION,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_ENTITY_ID, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.keba.const import (
+    CONF_GRID_SENSOR,
+    CONF_PHASE_DWELL,
+    CONF_PHASE_MAX_SWITCHES,
+    CONF_PHASE_SWITCHING,
+    CONF_START_DELAY,
+    CONF_STOP_DELAY,
+)
+from custom_components.keba.kecontact.phases import PhaseSwitchState
+
+from .common import FakeStation, default_reports
+
+ENTITY_ID = "select.kecontact_p30_x_series_phases"
+GRID = "sensor.grid_power"
+
+
+@pytest.fixture(autouse=True)
+def only_selects() -> Iterator[None]:
+    """Set up the select platform only."""
+    with patch("custom_components.keba.PLATFORMS", [Platform.SELECT]):
+        yield
+
+
+@pytest.fixture
+def station_reports() -> dict[int, dict[str, Any]]:
+    """A charging station with the X2 phase switch, UDP not yet its source."""
+    reports = default_reports()
+    report2 = dict(reports[2])
+    serial, sec = report2.pop("Serial"), report2.pop("Sec")
+    reports[2] = {
+        **report2,
+        "X2 phaseSwitch source": 0,
+        "X2 phaseSwitch": 1,
+        "Serial": serial,
+        "Sec": sec,
+    }
+    return reports
+
+
+@pytest.fixture
+def commands(mock_station: FakeStation) -> Iterator[list[str]]:
+    """``x2src``/``x2`` as the station takes them; ``currtime 0 1`` stops the current."""
+    sent: list[str] = []
+
+    async def command(station: FakeStation, text: str) -> None:
+        sent.append(text)
+        name, value = text.split()
+        field = "X2 phaseSwitch source" if name == "x2src" else "X2 phaseSwitch"
+        station.set_report(2, **{field: int(value)})
+
+    async def pause(*_args: Any, **_kwargs: Any) -> None:
+        mock_station.set_report(2, **{"Curr user": 0, "Max curr": 0, "State": 5})
+        mock_station.set_report(3, I1=0, I2=0, I3=0, P=0)
+
+    mock_station.pause_charging.side_effect = pause
+    with (
+        patch("custom_components.keba.kecontact.phases._command", side_effect=command),
+        patch("custom_components.keba.phase_switch.SETTLE_S", 0.0),
+        patch("custom_components.keba.phase_switch.FOLLOW_TIMEOUT_S", 0.0),
+    ):
+        yield sent
+
+
+async def _options(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    return result
+
+
+async def test_option_offered_only_where_supported(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+) -> None:
+    """With the X2 fields the menu has "phases"; without them it has not."""
+    result = await _options(hass, init_integration)
+    assert result["menu_options"] == ["station", "solar", "phases"]
+    hass.config_entries.options.async_abort(result["flow_id"])
+
+    mock_station.reports[2] = {
+        k: v for k, v in mock_station.reports[2].items() if not k.startswith("X2")
+    }
+    await mock_station.get_status()
+    result = await _options(hass, init_integration)
+    assert result["menu_options"] == ["station", "solar"]
+    assert not commands
+
+
+async def test_turning_on_sets_source_once_and_adds_select(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+) -> None:
+    """Turning the option on sends ``x2src 4`` once; the select "Phases" appears."""
+    assert hass.states.get(ENTITY_ID) is None
+    result = await _options(hass, init_integration)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "phases"}
+    )
+    assert result["step_id"] == "phases"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_PHASE_SWITCHING: True, CONF_PHASE_DWELL: 300, CONF_PHASE_MAX_SWITCHES: 4},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert commands == ["x2src 4"]
+    assert init_integration.options[CONF_PHASE_MAX_SWITCHES] == 4
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert state.state == "automatic"
+    assert state.attributes["selected_phases"] == 3
+
+    # Saving again (already on) and reloading send nothing more.
+    result = await _options(hass, init_integration)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "phases"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_PHASE_SWITCHING: True, CONF_PHASE_DWELL: 600, CONF_PHASE_MAX_SWITCHES: 4},
+    )
+    await hass.async_block_till_done()
+    assert commands == ["x2src 4"]
+
+
+async def _setup_on(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_PHASE_SWITCHING: True, CONF_PHASE_DWELL: 300}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_select_switches_without_load(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+) -> None:
+    """Choosing 1 phase: pause, ``x2 0``, resume at the former current; dwell refuses 3."""
+    mock_station.set_report(2, **{"X2 phaseSwitch source": 4})
+    await _setup_on(hass, mock_config_entry)
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: ENTITY_ID, ATTR_OPTION: "1"},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert commands == ["x2 0"]  # no x2src at start-up or now: it is already 4
+    mock_station.pause_charging.assert_awaited_once()
+    mock_station.set_current.assert_awaited_once_with(16.0)
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert (state.state, state.attributes["selected_phases"]) == ("1", 1)
+    assert state.attributes["switches_this_session"] == 1
+    assert state.attributes["last_result"] == "switched"
+
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: ENTITY_ID, ATTR_OPTION: "3"},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert commands == ["x2 0"]
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert state.attributes["last_result"] == "dwell"
+
+
+async def test_restart_in_the_middle_of_a_switch(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+) -> None:
+    """Stopped while settling: after the restart charging resumes, nothing else is sent."""
+    mock_station.set_report(2, **{"X2 phaseSwitch source": 4})
+    await _setup_on(hass, mock_config_entry)
+    settling = asyncio.Event()
+    control = mock_config_entry.runtime_data.coordinator.phase_control
+    assert control is not None
+    control.async_add_listener(
+        lambda: settling.set() if control.switcher.state is PhaseSwitchState.SETTLING else None
+    )
+    with patch("custom_components.keba.phase_switch.SETTLE_S", 3600.0):
+        control.switcher.settings = type(control.switcher.settings)(settle_s=3600.0)
+        await hass.services.async_call(
+            SELECT_DOMAIN,
+            SERVICE_SELECT_OPTION,
+            {ATTR_ENTITY_ID: ENTITY_ID, ATTR_OPTION: "1"},
+            blocking=True,
+        )
+        for _ in range(100):
+            await asyncio.sleep(0)
+            if control.switcher.state is PhaseSwitchState.SETTLING:
+                break
+        assert control.switcher.state is PhaseSwitchState.SETTLING
+        assert control.pending_resume == 16.0
+        assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.NOT_LOADED
+    mock_station.set_current.assert_not_awaited()
+
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    mock_station.set_current.assert_awaited_once_with(16.0)
+    assert commands == ["x2 0"]  # no x2src, no second switch
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert (state.state, state.attributes["selected_phases"]) == ("1", 1)
+
+
+async def test_solar_mode_chooses_one_phase(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Solar, phases automatic: a surplus for one phase only moves the car to one phase."""
+    mock_station.set_report(2, **{"X2 phaseSwitch source": 4, "Curr user": 6000})
+    mock_station.set_report(3, I1=6000, I2=6000, I3=6000, P=4_100_000)
+    hass.states.async_set(GRID, "2100", {"unit_of_measurement": "W", "device_class": "power"})
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={
+            CONF_PHASE_SWITCHING: True,
+            CONF_GRID_SENSOR: GRID,
+            CONF_START_DELAY: 30,
+            CONF_STOP_DELAY: 60,
+        },
+    )
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: "select.kecontact_p30_x_series_charging_mode", ATTR_OPTION: "solar"},
+        blocking=True,
+    )
+    for _ in range(12):  # two minutes of control intervals at about 2 kW of surplus
+        freezer.tick(timedelta(seconds=10))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        if commands:
+            break
+    assert commands == ["x2 0"]
+    mock_station.pause_charging.assert_awaited()
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert (state.state, state.attributes["selected_phases"]) == ("automatic", 1)
+    # On one phase about 2 kW carry 8 A: the switch resumed there (or the controller does).
+    assert mock_station.set_current.await_args_list[-1].args[0] >= 6
