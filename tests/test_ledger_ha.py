@@ -175,7 +175,9 @@ async def test_unsynced_clock_is_reconstructed_then_set(
     await wait_for(hass, lambda: any(t.startswith("setdatetime") for _, _, t in station.received))
     station.plug_in()
     # A plug push is believed once report 2 confirms it: unplug only after that.
-    await wait_for(hass, lambda: hass.states.get("sensor.garage_plug_state").state != "unplugged")
+    await wait_for(
+        hass, lambda: hass.states.get("sensor.garage_plug_state").state == "station_locked_vehicle"
+    )
     station.unplug()
     await wait_for(hass, lambda: len(manager.ledger) == 3)
     latest = manager.ledger.records[-1]

@@ -99,7 +99,7 @@ async def test_option_offered_only_where_supported(
 ) -> None:
     """With the X2 fields the menu has "phases"; without them it has not."""
     result = await _options(hass, init_integration)
-    assert result["menu_options"] == ["station", "solar", "phases"]
+    assert result["menu_options"] == ["station", "solar", "sessions", "phases"]
     hass.config_entries.options.async_abort(result["flow_id"])
 
     mock_station.reports[2] = {
@@ -107,7 +107,7 @@ async def test_option_offered_only_where_supported(
     }
     await mock_station.get_status()
     result = await _options(hass, init_integration)
-    assert result["menu_options"] == ["station", "solar"]
+    assert result["menu_options"] == ["station", "solar", "sessions"]
     assert not commands
 
 

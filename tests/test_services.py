@@ -1070,9 +1070,10 @@ async def test_actions_over_udp(
     assert not any(text.startswith("currtime") and text.endswith(" 0") for text in texts)
 
     station.unplug()
-    # The unplug push makes the integration read report 100 and store the ended session.
+    # The unplug push, once report 2 confirms it (up to 5 s: t_COM_pause), makes the
+    # integration read report 100 and store the ended session.
     sessions: list[dict[str, Any]] = []
-    for _ in range(50):
+    for _ in range(150):
         await hass.async_block_till_done()
         response = await call(hass, "get_session_history", target=target, response=True)
         sessions = response["sessions"]
