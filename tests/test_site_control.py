@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 import logging
+from pathlib import Path
+import sys
 
 import pytest
 
@@ -395,3 +398,19 @@ def test_a_probe_measured_on_one_phase_holds_a_dip() -> None:
     status = control.step(now)
     assert status.state == SiteState.HOLDING_THROUGH_DIP
     assert status.decisions[0].phases == 1
+
+
+def test_the_site_logic_imports_no_home_assistant() -> None:
+    """site_control.py and surplus.py import only the standard library and each other."""
+    package = Path(__file__).parents[1] / "custom_components" / "keba"
+    for name in ("site_control.py", "surplus.py"):
+        tree = ast.parse((package / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.module in ("surplus", "site_control"), (name, node.module)
+            elif isinstance(node, ast.ImportFrom):
+                assert node.module is not None
+                assert node.module.split(".")[0] in sys.stdlib_module_names, (name, node.module)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] in sys.stdlib_module_names, (name, alias.name)
