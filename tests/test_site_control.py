@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 import logging
+from pathlib import Path
+import sys
 
 import pytest
 
@@ -361,3 +364,53 @@ def test_without_a_station_the_site_is_idle() -> None:
     assert status.state == SiteState.IDLE
     assert status.surplus_w == pytest.approx(1_500.0)
     assert status.decisions == ()
+
+
+def test_a_probe_measured_on_one_phase_holds_a_dip() -> None:
+    """Phases unknown: started on the one-phase minimum; measured on one phase, a dip is held.
+
+    (Before, any dip right after such a start paused it as if the vehicle took three phases.)
+    """
+    auto = replace(SETTINGS, phases=None)
+    control = SiteController(SiteSettings(control_interval_s=INTERVAL))
+    now, amps = 0.0, 0.0
+    decision = None
+    for _ in range(10):
+        now += INTERVAL
+        control.feed(Reading.GRID, amps * 230.0 - 2_000.0, now - INTERVAL + 0.5)
+        control.feed_station(
+            replace(station(amps=0.0, settings=auto), power_w=amps * 230.0, currents=(amps, 0, 0)),
+            now - INTERVAL + 0.5,
+        )
+        (decision,) = control.step(now).decisions
+        if decision.command:
+            amps = decision.command
+            break
+    assert amps == 6.0
+    # Right after the start, measured on one phase, a cloud: 800 W of surplus, less than the
+    # one-phase minimum (1380 W).
+    now += INTERVAL
+    control.feed(Reading.GRID, amps * 230.0 - 800.0, now - INTERVAL + 0.5)
+    control.feed_station(
+        replace(station(amps=0.0, settings=auto), power_w=amps * 230.0, currents=(amps, 0, 0)),
+        now - INTERVAL + 0.5,
+    )
+    status = control.step(now)
+    assert status.state == SiteState.HOLDING_THROUGH_DIP
+    assert status.decisions[0].phases == 1
+
+
+def test_the_site_logic_imports_no_home_assistant() -> None:
+    """site_control.py and surplus.py import only the standard library and each other."""
+    package = Path(__file__).parents[1] / "custom_components" / "keba"
+    for name in ("site_control.py", "surplus.py"):
+        tree = ast.parse((package / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.module in ("surplus", "site_control"), (name, node.module)
+            elif isinstance(node, ast.ImportFrom):
+                assert node.module is not None
+                assert node.module.split(".")[0] in sys.stdlib_module_names, (name, node.module)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] in sys.stdlib_module_names, (name, alias.name)

@@ -583,6 +583,10 @@ class SurplusController:
                 surplus,
             )
 
+        if memory.probing and c.phases_known and c.phases == 1:
+            # Started on the one-phase minimum and measured on one phase: the start was right,
+            # a dip from now on is a dip (not a start that should not have been).
+            memory.probing = False
         margin = settings.allowed_import_w if charging else 0.0
         tolerance = c.min_power * DIP_TOLERANCE if charging else 0.0
         enough = c.allocation + margin + tolerance >= c.min_power
