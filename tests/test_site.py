@@ -788,6 +788,29 @@ async def test_restart_keeps_the_mode_whichever_entry_loads_first(
     assert _currents(mock_station) in ([], [8.0])
 
 
+async def test_the_session_ledger_learns_the_surplus_share_from_the_site(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """A member station's ledger is told how much of the energy flowing now is surplus."""
+    vehicle = Vehicle(mock_station)
+    station = _station()
+    world = await _home(hass, [vehicle], QUICK_SITE, [station], pv=6000, house=500)
+    await _select_mode(hass, "solar")
+    await world.step(freezer)
+    ledger = station.runtime_data.ledger
+    assert ledger is not None
+    assert ledger.surplus_share is not None
+    assert vehicle.power > 0
+    assert ledger.surplus_share() == 1.0  # exporting while the vehicle charges
+    await world.change(pv=vehicle.power / 2)  # a cloud: half of it, and the house, imported
+    assert ledger.surplus_share() == pytest.approx(0.5 - 500 / vehicle.power)
+
+    (site,) = _sites(hass)
+    await hass.config_entries.async_remove(site.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert ledger.surplus_share is None
+
+
 async def test_deleting_a_site_hands_its_stations_back(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
 ) -> None:

@@ -22,6 +22,7 @@ from custom_components.keba.site_control import (
     SiteStatus,
     StationMeasurement,
     SurplusSettings,
+    surplus_share,
 )
 from custom_components.keba.surplus import DipContext
 
@@ -398,6 +399,37 @@ def test_a_probe_measured_on_one_phase_holds_a_dip() -> None:
     status = control.step(now)
     assert status.state == SiteState.HOLDING_THROUGH_DIP
     assert status.decisions[0].phases == 1
+
+
+@pytest.mark.parametrize(
+    ("grid_w", "vehicles_w", "share"),
+    [
+        (-500.0, 4000.0, 1.0),  # export while charging: all of it from the site
+        (0.0, 4000.0, 1.0),
+        (1000.0, 4000.0, 0.75),  # import counted against the vehicle first
+        (5000.0, 4000.0, 0.0),  # the house imports more than the vehicle draws
+        (None, 4000.0, None),  # grid unknown
+        (1000.0, 0.0, None),  # no vehicle draws power
+        (float("nan"), 4000.0, None),
+    ],
+)
+def test_surplus_share_counts_import_against_the_vehicles(
+    grid_w: float | None, vehicles_w: float, share: float | None
+) -> None:
+    """The share of a vehicle's power the site makes itself, as evcc attributes it."""
+    assert surplus_share(grid_w, vehicles_w) == share
+
+
+def test_the_site_tells_the_surplus_share_of_its_vehicles() -> None:
+    """Two vehicles drawing 8.28 kW together while the grid imports 2.07 kW: 75 % surplus."""
+    control = SiteController(SiteSettings(control_interval_s=INTERVAL))
+    control.feed_station(station("a", amps=6.0), 0.0)
+    control.feed_station(station("b", amps=6.0), 0.0)
+    assert control.surplus_share(1.0) is None  # no grid reading yet
+    control.feed(Reading.GRID, 2 * MIN_3P / 4, 1.0)
+    assert control.surplus_share(2.0) == pytest.approx(0.75)
+    control.remove_station("b")
+    assert control.surplus_share(2.0) == pytest.approx(0.5)
 
 
 def test_the_site_logic_imports_no_home_assistant() -> None:

@@ -378,6 +378,20 @@ class LearnedDips:
         return DipVerdict(True, "hold: " + numbers)
 
 
+def surplus_share(grid_import_w: float | None, vehicles_w: float) -> float | None:
+    """Share (0–1) of the vehicles' power that the site produces itself (PV or home battery).
+
+    What the grid connection imports is counted against the vehicles first: the house would
+    draw it without them too. With import positive, ``grid = house + vehicles - PV - battery
+    discharge``, so ``1 - grid / vehicles`` is ``(PV + discharge - house) / vehicles`` — the
+    attribution evcc reports as a session's solar share. None when the grid is unknown or no
+    vehicle draws power.
+    """
+    if grid_import_w is None or not math.isfinite(grid_import_w) or vehicles_w <= 0:
+        return None
+    return min(1.0, max(0.0, 1.0 - max(grid_import_w, 0.0) / vehicles_w))
+
+
 # ------------------------------------------------------------------------- the site
 @dataclass(slots=True)
 class _Station:
@@ -433,6 +447,11 @@ class SiteController:
         """Drop a station and the controller's memory of it."""
         self.remove_station(key)
         self.controller.forget(key)
+
+    def surplus_share(self, now: float) -> float | None:
+        """Share (0–1) of what the member vehicles draw now that the site produces itself."""
+        vehicles = sum(max(0.0, entry.measurement.power_w) for entry in self._stations.values())
+        return surplus_share(self.latest(Reading.GRID, now), vehicles)
 
     # ------------------------------------------------------------------- steps
     def _site(self, grid: float | None, now: float, *, averaged: bool) -> SiteMeasurement:

@@ -420,6 +420,10 @@ class ChargingSite:
 
         on_update()
         self._station_unsubscribe[station.key] = station.coordinator.async_add_listener(on_update)
+        ledger = station.entry.runtime_data.ledger
+        if ledger is not None:
+            # The session ledger records how much of each energy increment was surplus.
+            ledger.surplus_share = lambda: self.control.surplus_share(time.monotonic())
         if station.mode != ChargingMode.OFF or station.restored_phases is not None:
             # Joined after its mode was restored (the site loaded later, or was reloaded).
             station.restore_into(self)
@@ -436,6 +440,9 @@ class ChargingSite:
             )
         self.stations.pop(station.key, None)
         self._station_unsubscribe.pop(station.key)()
+        ledger = station.entry.runtime_data.ledger
+        if ledger is not None:
+            ledger.surplus_share = None
         self.control.forget(station.key)
         station.site = None
         station.decision = None
