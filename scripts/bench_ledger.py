@@ -24,32 +24,15 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
-from pathlib import Path
 import random
 import statistics
 import sys
 import time
-import types
 from zoneinfo import ZoneInfo
 
+from scripts.bare_integration import register_bare_integration_package
 
-def _register_bare_integration_package() -> None:
-    """Import the pure ledger without Home Assistant (which the package ``__init__`` needs)."""
-    name = "custom_components.keba"
-    if name in sys.modules:
-        return
-    root = Path(__file__).resolve().parents[1] / "custom_components"
-    if "custom_components" not in sys.modules:
-        namespace = types.ModuleType("custom_components")
-        namespace.__path__ = [str(root)]
-        sys.modules["custom_components"] = namespace
-    package = types.ModuleType(name)
-    package.__path__ = [str(root / "keba")]
-    package.__package__ = name
-    sys.modules[name] = package
-
-
-_register_bare_integration_package()
+register_bare_integration_package()
 
 from custom_components.keba.ledger import (  # noqa: E402
     TIME_STATION,

@@ -11,24 +11,4 @@ registers ``custom_components.keba`` as a bare package (its directory, without r
 
 from __future__ import annotations
 
-from pathlib import Path
-import sys
-import types
-
-
-def _register_bare_integration_package() -> None:
-    name = "custom_components.keba"
-    if name in sys.modules:
-        return
-    root = Path(__file__).resolve().parents[2] / "custom_components"
-    if "custom_components" not in sys.modules:
-        namespace = types.ModuleType("custom_components")
-        namespace.__path__ = [str(root)]
-        sys.modules["custom_components"] = namespace
-    package = types.ModuleType(name)
-    package.__path__ = [str(root / "keba")]
-    package.__package__ = name
-    sys.modules[name] = package
-
-
-_register_bare_integration_package()
+import scripts.bare_integration  # noqa: F401  (registers the bare package)
