@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import voluptuous as vol
 
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import CONF_HOST, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
@@ -24,13 +25,23 @@ from .const import (
     CONF_REFRESH_INTERVAL,
     CONF_RFID,
     DOMAIN,
+    IDENTIFY_TIMEOUT,
     ISSUE_PORT_IN_USE,
+    ISSUE_REAPPLY_FAILED,
+    ISSUE_UDP_CONTROL_OFF,
     LOGGER,
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
 from .discovery import async_get_domain_data, async_setup_discovery
 from .domain_data import DATA_KEBA
-from .kecontact import STATION_PORT, KebaError, KebaPortInUseError, KebaStation
+from .kecontact import (
+    STATION_PORT,
+    KebaError,
+    KebaPortInUseError,
+    KebaStation,
+    KebaTimeoutError,
+)
+from .kecontact.probe import UdpControlOffError, adopt_reports, probe_station
 from .services import async_setup_services
 from .solar import SolarManager
 
@@ -118,27 +129,38 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
         ) from err
     ir.async_delete_issue(hass, DOMAIN, ISSUE_PORT_IN_USE)
 
-    station = KebaStation(endpoint, entry.data[CONF_HOST])
+    host = entry.data[CONF_HOST]
+    station = KebaStation(endpoint, host)
     try:
-        await station.connect(read_info=False)
+        await _async_reach_station(hass, entry, station)
         coordinator = KebaCoordinator(hass, entry, station)
         try:
             await coordinator.async_config_entry_first_refresh()
         except BaseException:
             await coordinator.async_shutdown()
             raise
+    except UdpControlOffError as err:
+        await station.close()
+        await domain_data.pool.release(endpoint)
+        _async_create_udp_control_issue(hass, entry)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="udp_control_disabled",
+            translation_placeholders={"host": host},
+        ) from err
     except KebaError as err:
         await station.close()
         await domain_data.pool.release(endpoint)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="cannot_connect",
-            translation_placeholders={"host": entry.data[CONF_HOST], "error": str(err)},
+            translation_placeholders={"host": host, "error": str(err)},
         ) from err
     except BaseException:
         await station.close()
         await domain_data.pool.release(endpoint)
         raise
+    _async_delete_udp_control_issue(hass, entry)
 
     serial = station.serial
     if entry.unique_id and serial and serial != entry.unique_id:
@@ -171,6 +193,62 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
         entry.async_on_unload(lambda: solar.async_unregister(solar_station))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_reach_station(
+    hass: HomeAssistant, entry: KebaConfigEntry, station: KebaStation
+) -> None:
+    """Connect to the station, reusing what a config flow read moments ago, else probing it.
+
+    A probe answers within about 3 s when nothing is there, so a retry of a silent station is
+    short and Home Assistant's growing retry interval (5 s doubling up to 10 min) applies.
+    """
+    handover = hass.data[DATA_KEBA].take_handover(entry.data[CONF_HOST])
+    if handover is not None:
+        adopt_reports(station, handover.info, handover.status, handover.meter)
+        await station.connect(read_info=False)
+        return
+    try:
+        async with asyncio.timeout(IDENTIFY_TIMEOUT):
+            await probe_station(station)
+    except TimeoutError as err:
+        raise KebaTimeoutError(f"{station.host} did not answer in {IDENTIFY_TIMEOUT} s") from err
+
+
+def _udp_control_issue_id(entry: KebaConfigEntry) -> str:
+    return f"{ISSUE_UDP_CONTROL_OFF}_{entry.entry_id}"
+
+
+@callback
+def _async_create_udp_control_issue(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    """Tell the owner that the station takes no UDP commands and what to do."""
+    hass.data[DATA_KEBA].udp_control_off.add(entry.entry_id)
+    LOGGER.warning(
+        "%s answers report 1 but not report 2: UDP control is off. Set DIP switch DSW1.3 to ON "
+        "and restart the station",
+        entry.data[CONF_HOST],
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _udp_control_issue_id(entry),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_UDP_CONTROL_OFF,
+        translation_placeholders={"host": entry.data[CONF_HOST], "title": entry.title},
+    )
+
+
+@callback
+def _async_delete_udp_control_issue(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    hass.data[DATA_KEBA].udp_control_off.discard(entry.entry_id)
+    ir.async_delete_issue(hass, DOMAIN, _udp_control_issue_id(entry))
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    """Forget the entry's repair issues."""
+    _async_delete_udp_control_issue(hass, entry)
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_REAPPLY_FAILED}_{entry.entry_id}")
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool:

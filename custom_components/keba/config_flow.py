@@ -112,6 +112,7 @@ from .const import (
     RFID_TAG_MAX_CHARS,
 )
 from .discovery import async_discover_stations, async_get_domain_data
+from .domain_data import Handover
 from .kecontact import (
     STATION_PORT,
     Capabilities,
@@ -121,7 +122,9 @@ from .kecontact import (
     KebaPortInUseError,
     KebaStation,
     KebaTimeoutError,
+    StationInfo,
 )
+from .kecontact.probe import UdpControlOffError, probe_station
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.
 CONF_STATION = "station"
@@ -172,11 +175,19 @@ class FoundStation:
         return {"model": self.model_name, "serial": self.serial, "host": self.host}
 
 
-async def async_identify_station(hass: HomeAssistant, host: str) -> FoundStation:
-    """Read report 1 of the station at ``host`` through the shared socket.
+async def async_identify_station(
+    hass: HomeAssistant, host: str, known_info: StationInfo | None = None
+) -> FoundStation:
+    """Probe the station at ``host`` through the shared socket and identify it.
 
-    Raises :class:`KebaPortInUseError` when UDP port 7090 is taken, :class:`KebaError` when the
-    station does not answer.
+    A wrong address is known within about 3 s; a station that answers is asked again for what
+    it missed. The reports read are handed to the setup of the entry the flow creates, so that
+    it does not ask the station the same again (KEBA's 5 s rule would delay it). ``known_info``
+    is report 1 as a search read it moments ago.
+
+    Raises :class:`KebaPortInUseError` when UDP port 7090 is taken, :class:`UdpControlOffError`
+    when the station answers report 1 but not report 2 (DIP switch DSW1.3 off),
+    :class:`KebaError` when the station does not answer.
     """
     domain_data = async_get_domain_data(hass)
     endpoint = await domain_data.pool.acquire(domain_data.bind_address, STATION_PORT)
@@ -184,8 +195,7 @@ async def async_identify_station(hass: HomeAssistant, host: str) -> FoundStation
         station = KebaStation(endpoint, host)
         try:
             async with asyncio.timeout(IDENTIFY_TIMEOUT):
-                await station.connect(read_info=False)
-                info = await station.get_info()
+                result = await probe_station(station, known_info=known_info)
         except TimeoutError as err:
             raise KebaTimeoutError(
                 f"{host} did not answer report 1 within {IDENTIFY_TIMEOUT} s"
@@ -194,8 +204,10 @@ async def async_identify_station(hass: HomeAssistant, host: str) -> FoundStation
             await station.close()
     finally:
         await domain_data.pool.release(endpoint)
+    info = result.info
     if not info.serial:
         raise KebaConnectionError(f"{host} answered report 1 without a serial number")
+    domain_data.handovers[host] = Handover(info=info, status=result.status, meter=result.meter)
     capabilities = station.capabilities
     return FoundStation.create(
         host, info.serial, info.product, capabilities.model_name if capabilities else None
@@ -282,6 +294,7 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing found."""
         self._discovered: dict[str, FoundStation] = {}
+        self._infos: dict[str, StationInfo] = {}
         self._station: FoundStation | None = None
 
     @staticmethod
@@ -291,13 +304,23 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
         return KebaOptionsFlow()
 
     # ---------------------------------------------------------------- helpers
-    async def _async_identify(self, host: str) -> tuple[FoundStation | None, str | None]:
+    async def _async_identify(
+        self, host: str, known_info: StationInfo | None = None
+    ) -> tuple[FoundStation | None, str | None]:
         """Identify the station at ``host``; returns it, or the key of the error to show."""
         try:
-            return await async_identify_station(self.hass, host), None
+            return await async_identify_station(self.hass, host, known_info), None
         except KebaPortInUseError as err:
             LOGGER.debug("Cannot reach %s: %s", host, err)
             return None, "port_in_use"
+        except UdpControlOffError as err:
+            LOGGER.warning(
+                "%s answers, but takes no UDP commands: set DIP switch DSW1.3 to ON and restart "
+                "the station (%s)",
+                host,
+                err,
+            )
+            return None, "udp_control_disabled"
         except KebaError as err:
             LOGGER.debug("Cannot reach %s: %s", host, err)
             return None, "cannot_connect"
@@ -367,10 +390,19 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
             choice = user_input[CONF_STATION]
             if choice == MANUAL_ENTRY:
                 return await self.async_step_manual()
-            return await self._async_add_station(self._discovered[choice])
+            picked = self._discovered[choice]
+            # The search read report 1 moments ago: only report 2 and 3 are asked (to tell a
+            # station with UDP control off apart, and for the entry's first values).
+            station, error = await self._async_identify(picked.host, self._infos.get(choice))
+            if station is None:
+                return self._async_show_station_list(errors={"base": error or "unknown"})
+            return await self._async_add_station(station)
 
+        configured = self._async_current_ids(include_ignore=False)
         try:
-            found = await async_discover_stations(self.hass)
+            found = await async_discover_stations(
+                self.hass, enough=lambda found: any(_is_new(s, configured) for s in found)
+            )
         except KebaPortInUseError as err:
             LOGGER.debug("Cannot search for stations: %s", err)
             return self._async_show_host_form("manual", errors={"base": "port_in_use"})
@@ -381,7 +413,7 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
             LOGGER.exception("Unexpected error while searching for stations")
             return self._async_show_host_form("manual", errors={"base": "unknown"})
 
-        configured = self._async_current_ids(include_ignore=False)
+        new = [station for station in sorted(found, key=_sort_key) if _is_new(station, configured)]
         self._discovered = {
             station.serial: FoundStation.create(
                 station.host,
@@ -389,12 +421,18 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
                 station.product or "",
                 station.capabilities.model_name if station.capabilities else None,
             )
-            for station in sorted(found, key=_sort_key)
-            if station.serial and station.serial not in configured
+            for station in new
+            if station.serial
+        }
+        self._infos = {
+            station.serial: station.info for station in new if station.serial and station.info
         }
         if not self._discovered:
             return self._async_show_host_form("nothing_found")
+        return self._async_show_station_list()
 
+    @callback
+    def _async_show_station_list(self, errors: dict[str, str] | None = None) -> ConfigFlowResult:
         options = [
             SelectOptionDict(value=serial, label=station.label)
             for serial, station in self._discovered.items()
@@ -413,6 +451,7 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
                     )
                 }
             ),
+            errors=errors,
         )
 
     @callback
@@ -490,11 +529,19 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask before adding a discovered station."""
         assert self._station is not None
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self._async_create_station_entry(self._station)
+            # Check the station now (report 1 to 3): the search may be minutes old, and a
+            # station with UDP control off must be told apart before an entry exists.
+            station, error = await self._async_identify(self._station.host)
+            if station is not None and station.serial == self._station.serial:
+                return self._async_create_station_entry(station)
+            errors["base"] = error or "cannot_connect"
         self._set_confirm_only()
         return self.async_show_form(
-            step_id="discovery_confirm", description_placeholders=self._station.placeholders
+            step_id="discovery_confirm",
+            description_placeholders=self._station.placeholders,
+            errors=errors,
         )
 
     # ------------------------------------------------------------ reconfigure
@@ -559,6 +606,11 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
         _async_create_yaml_issue(self.hass)
         self._abort_if_unique_id_configured()
         return self._async_create_station_entry(station, options_from_legacy_yaml(import_data))
+
+
+def _is_new(station: DiscoveredStation, configured: set[str | None]) -> bool:
+    """A station the search found that has no entry (an ignored one counts as new)."""
+    return bool(station.serial) and station.serial not in configured
 
 
 def _sort_key(station: DiscoveredStation) -> tuple[int, int | str]:

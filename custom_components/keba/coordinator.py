@@ -143,7 +143,10 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
 
     # -------------------------------------------------------------------- setup
     async def _async_setup(self) -> None:
-        """Identify the station (report 1); the first poll follows at once."""
+        """Identify the station (report 1) unless setup just did; the first poll follows."""
+        if self.station.snapshot.info is not None and self.station.capabilities is not None:
+            self._info_read_at = time.monotonic()
+            return
         try:
             await self.station.get_info()
         except KebaError as err:
@@ -262,7 +265,11 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         """Poll report 2 and, with a meter, report 3; report 1 hourly."""
         self._refreshing = True
         try:
-            await self.station.refresh(meter=self.capabilities.meter)
+            if self._first_poll_done or self.station.snapshot.status is None:
+                await self.station.refresh(meter=self.capabilities.meter)
+            elif self.capabilities.meter and self.station.snapshot.meter is None:
+                # Setup has just read report 2 (the station check): only report 3 is missing.
+                await self.station.get_meter()
         except KebaError as err:
             self.failed_polls += 1
             if self.data is not None and self.failed_polls < FAILED_POLLS_BEFORE_UNAVAILABLE:
@@ -279,6 +286,8 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         if not self._first_poll_done:
             self._first_poll_done = True
             status = self.station.snapshot.status
+            if self._boot_time is None and status is not None:
+                self._note_uptime(status.uptime_s)
             self._was_plugged = status.vehicle_plugged if status else None
             self._spawn(self._async_after_first_poll(), "setup")
         if time.monotonic() - self._info_read_at >= INFO_REFRESH_INTERVAL.total_seconds():

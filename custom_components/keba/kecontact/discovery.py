@@ -1,26 +1,39 @@
-"""Find stations: ``i`` to the given (broadcast) addresses, then ``report 1`` to each answer.
+"""Find stations: ``i`` and ``report 1`` to the given (broadcast) addresses, in rounds.
 
-This is the buildup KEBA recommends (guide §2.3). The target addresses are a parameter: in a
-normal network the subnet broadcast address; in Docker, VLANs or tests, explicit addresses.
+This follows the buildup KEBA recommends (guide §2.3: ``i``, then ``report 1``). The target
+addresses are a parameter: in a normal network the subnet broadcast address; in Docker, VLANs
+or tests, explicit addresses.
+
+A lost datagram must not hide a station, so each round asks twice, with two different commands
+(``i`` and ``report 1``: t_COM_pause applies per command), and a search may repeat the round
+after t_COM_pause. A station that answers ``report 1`` is identified at once; one that only
+answered ``i`` gets ``report 1`` again, with retries. Stations the caller knows already (a loaded
+entry) are not asked again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import logging
 
 from .exceptions import KebaError
-from .parser import Datagram, FirmwareReply
+from .link import RetryPolicy
+from .models import StationInfo
+from .parser import Datagram, FirmwareReply, ReportReply
 from .product import Capabilities
 from .station import KebaStation
 from .transport import KebaEndpoint
 
 _LOGGER = logging.getLogger(__name__)
 
-#: How long to listen for answers to ``i``.
+#: How long to listen for answers after each round.
 DEFAULT_LISTEN_TIME = 1.0
+#: How long a station that answered ``i`` may take to answer ``report 1`` (retries included).
+DEFAULT_IDENTIFY_TIMEOUT = 12.0
+#: ``report 1`` to a station that answered ``i`` only: patient, it has answered once.
+_IDENTIFY_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +45,19 @@ class DiscoveredStation:
     serial: str | None
     product: str | None
     capabilities: Capabilities | None
+    #: Report 1 as read during the search (None when known already or not answered).
+    info: StationInfo | None = None
+
+
+def _from_info(host: str, info: StationInfo, firmware: str | None = None) -> DiscoveredStation:
+    return DiscoveredStation(
+        host=host,
+        firmware=info.firmware or firmware or "",
+        serial=info.serial or None,
+        product=info.product or None,
+        capabilities=Capabilities.from_product(info.product, com_module=info.com_module),
+        info=info,
+    )
 
 
 async def discover(
@@ -40,24 +66,49 @@ async def discover(
     *,
     listen_time: float = DEFAULT_LISTEN_TIME,
     identify: bool = True,
+    rounds: int = 1,
+    enough: Callable[[list[DiscoveredStation]], bool] | None = None,
+    known: Mapping[str, DiscoveredStation] | None = None,
+    identify_timeout: float = DEFAULT_IDENTIFY_TIMEOUT,
 ) -> list[DiscoveredStation]:
-    """Send ``i`` to every target and identify every station that answers.
+    """Ask every target and identify every station that answers.
 
-    Returns within about ``listen_time`` plus the time ``report 1`` needs per station (the
-    stations are asked concurrently, each within its own timing rules). Stations that answer
-    ``i`` but not ``report 1`` are listed without serial.
+    Each round sends ``i`` (and with ``identify`` also ``report 1``) to every target and listens
+    ``listen_time``; a further round follows (after KEBA's t_COM_pause) until ``rounds`` are done
+    or ``enough`` says the stations found so far suffice. Stations that answered ``i`` only are
+    then asked ``report 1`` with retries, for at most ``identify_timeout``; those that never
+    answer it are listed without serial. Hosts in ``known`` are listed as given there.
     """
+    targets = list(dict.fromkeys(targets))
+    known = known or {}
     answers: dict[str, str] = {}
+    infos: dict[str, StationInfo] = {}
 
     def on_datagram(host: str, datagram: Datagram) -> None:
-        if isinstance(datagram, FirmwareReply) and host not in answers:
-            answers[host] = datagram.firmware
+        if isinstance(datagram, FirmwareReply):
+            answers.setdefault(host, datagram.firmware)
+        elif identify and isinstance(datagram, ReportReply) and datagram.report_id == 1:
+            try:
+                info = StationInfo.from_report(datagram.fields)
+            except Exception:  # noqa: BLE001 - a garbled report identifies nothing
+                return
+            if info.serial:
+                infos.setdefault(host, info)
+
+    def found_so_far() -> list[DiscoveredStation]:
+        return _collect(answers, infos, known, identified={})
 
     remove_tap = endpoint.add_tap(on_datagram)
     try:
-        for target in dict.fromkeys(targets):
-            await endpoint.broadcast("i", target)
-        await asyncio.sleep(listen_time)
+        for number in range(max(1, rounds)):
+            for target in targets:
+                await endpoint.broadcast("i", target)
+            if identify:
+                for target in targets:
+                    await endpoint.broadcast("report 1", target)
+            await asyncio.sleep(listen_time)
+            if number + 1 < rounds and enough is not None and enough(found_so_far()):
+                break
     finally:
         remove_tap()
 
@@ -68,29 +119,55 @@ async def discover(
             )
             for host, firmware in sorted(answers.items())
         ]
-    return list(
-        await asyncio.gather(
-            *(_identify(endpoint, host, fw) for host, fw in sorted(answers.items()))
+    unidentified = [host for host in answers if host not in infos and host not in known]
+    identified: dict[str, StationInfo | None] = {}
+    if unidentified:
+        results = await asyncio.gather(
+            *(_identify(endpoint, host, identify_timeout) for host in unidentified)
         )
-    )
+        identified = dict(zip(unidentified, results, strict=True))
+    return _collect(answers, infos, known, identified=identified)
 
 
-async def _identify(endpoint: KebaEndpoint, host: str, firmware: str) -> DiscoveredStation:
+def _collect(
+    answers: Mapping[str, str],
+    infos: Mapping[str, StationInfo],
+    known: Mapping[str, DiscoveredStation],
+    *,
+    identified: Mapping[str, StationInfo | None],
+) -> list[DiscoveredStation]:
+    stations: list[DiscoveredStation] = []
+    for host in sorted({*answers, *infos}):
+        firmware = answers.get(host)
+        info = infos.get(host) or identified.get(host)
+        if host in known:
+            stations.append(known[host])
+        elif info is not None:
+            stations.append(_from_info(host, info, firmware))
+        else:
+            stations.append(
+                DiscoveredStation(
+                    host=host,
+                    firmware=firmware or "",
+                    serial=None,
+                    product=None,
+                    capabilities=None,
+                )
+            )
+    return stations
+
+
+async def _identify(endpoint: KebaEndpoint, host: str, timeout: float) -> StationInfo | None:
+    """``report 1`` with retries to a station that answered ``i``; None if it never answers."""
     station = KebaStation(endpoint, host)
     try:
-        info = await station.connect()
-    except KebaError as err:
+        async with asyncio.timeout(timeout):
+            await station.connect(read_info=False)
+            await station.link.request("report 1", policy=_IDENTIFY_POLICY)
+    except (KebaError, TimeoutError) as err:
         _LOGGER.debug("%s answered i but not report 1: %s", host, err)
-        return DiscoveredStation(
-            host=host, firmware=firmware, serial=None, product=None, capabilities=None
-        )
+        return None
     finally:
         await station.close()
-    assert info is not None
-    return DiscoveredStation(
-        host=host,
-        firmware=info.firmware or firmware,
-        serial=info.serial,
-        product=info.product,
-        capabilities=station.capabilities,
-    )
+    info = station.snapshot.info
+    return info if info is not None and info.serial else None

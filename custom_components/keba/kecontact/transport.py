@@ -226,8 +226,8 @@ class KebaEndpoint(LinkTimingSource):
     async def broadcast(self, text: str, address: str) -> None:
         """Send ``text`` to a broadcast (or any unlinked) address, keeping the timing rules.
 
-        A broadcast reaches every station behind the address, so it waits until every linked
-        station may receive a datagram, and marks the time so that they wait after it too. The
+        A broadcast reaches every station behind the address, so it waits until every station
+        talked to lately (linked or not) may receive a datagram, and marks the time so that they wait after it too. The
         same command goes to the same address again only after t_COM_pause; different addresses
         (one per subnet, or a list of station addresses) are only kept t_UDP_pause apart, so that
         a discovery over many addresses does not take 5 s per address.
@@ -242,23 +242,32 @@ class KebaEndpoint(LinkTimingSource):
                     + COM_PAUSE
                     + PAUSE_MARGIN,
                 ]
-                + [link.last_send + UDP_PAUSE + PAUSE_MARGIN for link in self._links.values()]
+                # Every station talked to lately, linked or not (an entry just unloaded).
+                + [h.last_send + UDP_PAUSE + PAUSE_MARGIN for h in self._histories.values()]
+                + [h.silent_until + PAUSE_MARGIN for h in self._histories.values()]
                 + [
-                    link.last_send_of(key) + COM_PAUSE + PAUSE_MARGIN
-                    for link in self._links.values()
+                    h.last_by_key.get(key, float("-inf")) + COM_PAUSE + PAUSE_MARGIN
+                    for h in self._histories.values()
                 ]
             )
             if ready <= now:
                 break
             await self.clock.sleep(ready - now)
-        self._last_broadcast = now
-        self._broadcast_at[key] = now
-        self._broadcast_to[key, address] = now
         self.stats.sent_broadcasts += 1
         try:
             self._send(text.encode("ascii"), (address, self.station_port))
         except OSError as err:
             _LOGGER.debug("Broadcast of %r to %s failed: %s", text, address, err)
+        # Marked after sending, like a link does: a pause before the send cannot shorten a gap.
+        now = self.clock.time()
+        self._last_broadcast = now
+        self._broadcast_at[key] = now
+        self._broadcast_to[key, address] = now
+        history = self._histories.get(address)
+        if history is not None:
+            # A station addressed directly: its own links keep the rules after this datagram.
+            history.last_send = now
+            history.last_by_key[key] = now
 
 
 class EndpointPool:

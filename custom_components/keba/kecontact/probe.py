@@ -1,0 +1,154 @@
+"""Check an address quickly: is a station there, which one, and does it take UDP commands?
+
+Used when a station is added by address and when a configured station is set up. A station
+answers in milliseconds, so the first answer is waited for only briefly — but a lost datagram
+must not make a station look absent, so several *different* read requests are sent in a row
+(t_COM_pause applies per command, so they may follow each other after t_UDP_pause): ``report 1``,
+``report 2``, ``report 3``, ``i``, then session reports. Once anything has answered, the
+missing reports are asked again with retries.
+
+A station whose DIP switch DSW1.3 is off answers ``i`` and ``report 1`` and ignores everything
+else (KEBA UDP guide §1.1, x-series configuration manual, DIP switch table). The probe tells
+this apart: ``report 1`` answers, ``report 2`` does not (after retries), or report 1's
+``DIP-Sw1`` shows the bit of DSW1.3 clear and report 2 stays silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, replace
+import logging
+
+from .clock import Clock, LoopClock
+from .exceptions import KebaTimeoutError
+from .link import RetryPolicy
+from .models import ChargingStatus, MeterReading, StationInfo
+from .product import Capabilities
+from .station import KebaStation
+
+_LOGGER = logging.getLogger(__name__)
+
+#: One quick attempt per probing request: a station answers within milliseconds.
+QUICK_POLICY = RetryPolicy(attempt_timeout=0.35, max_attempts=1)
+#: Reports asked again once the station has shown it is there (each retry after 5 s).
+PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
+#: Read requests sent while nothing has answered yet, in this order.
+PROBE_REQUESTS = ("report 1", "report 2", "report 3", "i", "report 100", "report 101")
+#: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
+_UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeResult:
+    """What a probe learned; the station's snapshot holds the reports themselves."""
+
+    info: StationInfo
+    status: ChargingStatus | None
+    meter: MeterReading | None
+    #: When (the station's clock) report 2 and report 3 were read, for reuse by a first poll.
+    read_at: float
+
+
+class UdpControlOffError(KebaTimeoutError):
+    """The station answers ``report 1`` but not ``report 2``: DIP switch DSW1.3 is off."""
+
+
+def adopt_reports(
+    station: KebaStation,
+    info: StationInfo,
+    status: ChargingStatus | None = None,
+    meter: MeterReading | None = None,
+) -> None:
+    """Give ``station`` reports read moments ago through another client of the same station.
+
+    Adding a station reads report 1 (and 2, 3) to check it; the entry set up right after uses
+    those instead of asking again, which KEBA's t_COM_pause would delay by 5 s.
+    """
+    station.snapshot = replace(
+        station.snapshot,
+        info=info,
+        status=status or station.snapshot.status,
+        meter=meter or station.snapshot.meter,
+    )
+    station.capabilities = Capabilities.from_product(info.product, com_module=info.com_module)
+
+
+async def probe_station(
+    station: KebaStation,
+    *,
+    known_info: StationInfo | None = None,
+    answer_within: float = 2.6,
+    identify_within: float = 16.0,
+    clock: Clock | None = None,
+) -> ProbeResult:
+    """Probe ``station`` (connected or not) and return what it answered.
+
+    Raises :class:`KebaTimeoutError` when nothing answers within ``answer_within`` seconds, or
+    when the station answered something but not ``report 1`` within ``identify_within``.
+    Raises :class:`UdpControlOffError` when report 1 answers and report 2 does not.
+    ``known_info``: report 1 as read moments ago (by a search); it is not asked again.
+    """
+    clock = clock or LoopClock()
+    started = clock.time()
+    await station.connect(read_info=False)
+    link = station.link
+    answered: set[str] = set()
+    if known_info is not None:
+        adopt_reports(station, known_info)
+        answered.add("report 1")
+
+    async def ask(text: str, policy: RetryPolicy) -> bool:
+        try:
+            await link.request(text, policy=policy)
+        except KebaTimeoutError:
+            return False
+        answered.add(text)
+        return True
+
+    def wanted() -> list[str]:
+        caps = station.capabilities
+        needs = ["report 1", "report 2"]
+        if caps is None or caps.meter:
+            needs.append("report 3")
+        return [text for text in needs if text not in answered]
+
+    # Stage 1: quick single attempts until the station shows itself, then only what is needed.
+    for text in PROBE_REQUESTS:
+        if clock.time() - started > answer_within:
+            break
+        if answered and text not in wanted():
+            continue
+        await ask(text, QUICK_POLICY)
+    if not answered:
+        raise KebaTimeoutError(f"{station.host} did not answer within {answer_within:g} s")
+
+    # Stage 2: the station is there; ask what is missing, with retries, within the deadline.
+    remaining = identify_within - (clock.time() - started)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(remaining, 0.1)):
+            info = station.snapshot.info
+            dip_off = info is not None and info.udp_control_enabled is False
+            asks = []
+            if "report 1" not in answered:
+                asks.append(ask("report 1", PATIENT_POLICY))
+            if not answered & _UDP_EVIDENCE and not dip_off:
+                asks.extend(ask(text, PATIENT_POLICY) for text in ("report 2", "report 3"))
+            await asyncio.gather(*asks)
+    info = station.snapshot.info
+    if info is None or "report 1" not in answered:
+        raise KebaTimeoutError(f"{station.host} did not answer report 1")
+    if not answered & _UDP_EVIDENCE:
+        raise UdpControlOffError(
+            f"{station.host} answers report 1 but not report 2: UDP control is off "
+            "(DIP switch DSW1.3)"
+        )
+    _LOGGER.debug(
+        "%s probed in %.2f s: %s", station.host, clock.time() - started, sorted(answered)
+    )
+    return ProbeResult(
+        info=info,
+        status=station.snapshot.status,
+        meter=station.snapshot.meter if "report 3" in answered else None,
+        read_at=clock.time(),
+    )
