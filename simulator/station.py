@@ -49,6 +49,8 @@ Read at every ``failsafe`` command, so tests may lower it (``monkeypatch.setattr
 
 DEFAULT_VOLTAGE_V = 230
 DEFAULT_CURR_HW_MA = 32000
+#: Bit of DIP switch DSW1.3 (UDP control) in report 1's ``DIP-Sw1`` byte.
+DIP_DSW1_3 = 0x20
 
 
 @dataclass(slots=True)
@@ -123,7 +125,8 @@ class StationOptions:
     failsafe_min_timeout: int | None = None
     """Smallest non-zero failsafe timeout; None uses ``FAILSAFE_MIN_TIMEOUT_S``."""
     dip_sw1: int = 0x25
-    """Value of ``DIP-Sw1`` (bit 2 = DSW1.3, cleared when ``udp_disabled``)."""
+    """Value of ``DIP-Sw1`` (DSW1.1 = 0x80 … DSW1.8 = 0x01; DSW1.3 = 0x20 is cleared, with 0x04,
+    when UDP control is off)."""
     dip_sw2: int = 0x02
     """Value of ``DIP-Sw2``."""
     energy_push_interval: float = 1.0
@@ -888,6 +891,11 @@ class Station:
             return self._report1xx(number, now)
         raise ValueError(f"no report {number} on {self.variant.name}")
 
+    @property
+    def _udp_off(self) -> bool:
+        """DIP switch DSW1.3 off (the option or the variant): only ``i`` and report 1 answer."""
+        return self.options.udp_disabled or not self.variant.udp_control
+
     def _report1(self, now: float) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "ID": "1",
@@ -898,10 +906,13 @@ class Station:
             "Backend": 0,
             "timeQ": self._time_q,
         }
-        if self.options.extended_report1:
+        if self.options.extended_report1 or not self.variant.udp_control:
             dip1 = self.options.dip_sw1
-            if self.options.udp_disabled:
-                dip1 &= ~0x04
+            if self._udp_off:
+                # DSW1.3 off. Its bit is 0x20 (DSW1.1 is the most significant bit, as openHAB's
+                # KEBA binding documents); 0x04, the bit an LSB-first reading would take, is
+                # cleared too so that no reading of the byte shows DSW1.3 on.
+                dip1 &= ~(DIP_DSW1_3 | 0x04)
             fields["setBoot"] = 0
             fields["DIP-Sw1"] = f"0x{dip1:02x}"
             fields["DIP-Sw2"] = f"0x{self.options.dip_sw2:02x}"
@@ -1038,7 +1049,7 @@ class Station:
         if not p.is_allowed_address(client_ip):
             self.stats["dropped_in"] += 1
             return
-        if self.options.udp_disabled and command_identity(text) not in ("i", "report 1"):
+        if self._udp_off and command_identity(text) not in ("i", "report 1"):
             return
         self._last_client = addr
         self._deferred = []
@@ -1058,7 +1069,7 @@ class Station:
         return (addr[0], self.options.client_port)
 
     def _push(self, key: str, value: int) -> None:
-        if self._last_client is None or self.options.udp_disabled:
+        if self._last_client is None or self._udp_off:
             return
         text = p.format_push(key, value)
         if self._deferred is not None:

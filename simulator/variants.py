@@ -36,6 +36,9 @@ class Variant:
     whitelist (c-series, guide §2.4)."""
     socket_outlet: bool = True
     """True for a socket outlet (idle plug state 0), False for a fixed cable (idle plug state 3)."""
+    udp_control: bool = True
+    """DIP switch DSW1.3 on. Off: only ``i`` and ``report 1`` are answered, nothing is pushed,
+    and report 1 carries ``DIP-Sw1`` with the DSW1.3 bit clear."""
 
     def with_product(self, product: str) -> Variant:
         """Return a copy that reports another product code."""
@@ -60,6 +63,13 @@ VARIANTS: dict[str, Variant] = {
         com_module=1,
         explicit_auth_setting=True,
         socket_outlet=False,
+    ),
+    "p30-c-udp-off": Variant(
+        name="p30-c-udp-off",
+        product="KC-P30-ES240022-E0R",
+        firmware=P30_FIRMWARE,
+        series="P30",
+        udp_control=False,
     ),
     "p30-de": Variant(
         name="p30-de",

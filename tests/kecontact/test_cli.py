@@ -61,6 +61,7 @@ async def test_status(
     document = json.loads(capsys.readouterr().out)
     assert document["host"] == simulated.ip
     assert document["firmware"]["firmware"] == simulated.variant.firmware
+    assert document["udp_control"] is True
     assert document["info"]["serial"] == simulated.serial
     assert document["capabilities"]["meter"] is True
     assert document["status"]["state"] == "charging"
@@ -70,6 +71,25 @@ async def test_status(
     assert [s["session_id"] for s in document["history"]] == [
         entry["Session ID"] for entry in simulated.history
     ]
+
+
+async def test_status_udp_control_off(
+    start_simulator: SimulatorFactory,
+    loopback: LoopbackNet,
+    capsys: pytest.CaptureFixture[str],
+    no_timing_violations: list[Simulator],
+) -> None:
+    """DSW1.3 off: report 1 is printed with ``"udp_control": false`` and a DSW1.3 message."""
+    sim = await start_simulator(variant="p30-c-udp-off")
+    no_timing_violations.append(sim)
+    simulated = sim.stations[0]
+    assert await cli(loopback, "status", simulated.ip, "--control-timeout", "1") == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["udp_control"] is False
+    assert "DSW1.3" in document["message"]
+    assert document["info"]["serial"] == simulated.serial
+    assert document["info"]["udp_control_enabled"] is False
+    assert "status" not in document
 
 
 async def test_status_of_a_silent_host(

@@ -5,7 +5,7 @@ Typical use::
     pool = EndpointPool()
     endpoint = await pool.acquire()  # UDP port 7090 on all interfaces
     station = KebaStation(endpoint, "192.0.2.10")
-    info = await station.connect()  # report 1
+    info = await station.probe()  # report 1, then proof that report 2 answers
     snapshot = await station.refresh()  # report 2 and report 3
     await station.set_current(10)  # currtime 10000 1, verified with report 2
     await station.close()
@@ -20,11 +20,13 @@ from .exceptions import (
     KebaCommandError,
     KebaConnectionError,
     KebaError,
+    KebaImplausibleError,
     KebaPortInUseError,
     KebaTimeoutError,
     KebaUnsupportedError,
     KebaValidationError,
     KebaVerificationError,
+    UdpControlDisabledError,
 )
 from .link import RetryPolicy, StationLink
 from .models import (
@@ -60,6 +62,7 @@ __all__ = [
     "KebaConnectionError",
     "KebaEndpoint",
     "KebaError",
+    "KebaImplausibleError",
     "KebaPortInUseError",
     "KebaStation",
     "KebaTimeoutError",
@@ -78,6 +81,7 @@ __all__ = [
     "StationLink",
     "StationSnapshot",
     "TimeQuality",
+    "UdpControlDisabledError",
     "discover",
     "display_text",
     "resolve_host",

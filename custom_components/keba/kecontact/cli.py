@@ -2,6 +2,9 @@
 
 ``discover`` lists the stations that answer, ``status HOST`` prints every report parsed as one
 JSON document, ``watch HOST`` prints live updates (pushes and polls) as JSON lines.
+
+``status`` says ``"udp_control": false`` with a message naming DIP switch DSW1.3 (exit code 1)
+when the station answers report 1 but not report 2.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Any
 
 from .const import COM_PAUSE, REPORT_SESSION_LATEST, STATION_PORT
 from .discovery import discover
-from .exceptions import KebaError, KebaUnsupportedError
-from .station import KebaStation, StationEvent
+from .exceptions import KebaError, KebaUnsupportedError, UdpControlDisabledError
+from .station import PROBE_CONTROL_TIMEOUT, KebaStation, StationEvent
 from .transport import EndpointPool
 
 
@@ -72,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="print every report of one station")
     status.add_argument("host")
     status.add_argument("--no-history", action="store_true", help="skip reports 101–130")
+    status.add_argument(
+        "--control-timeout",
+        type=float,
+        default=PROBE_CONTROL_TIMEOUT,
+        help="seconds to wait for report 2 after report 1 before blaming DIP switch DSW1.3",
+    )
     watch = commands.add_parser("watch", help="print live updates of one station")
     watch.add_argument("host")
     watch.add_argument(
@@ -81,15 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _status(station: KebaStation, *, history: bool) -> dict[str, Any]:
+async def _status(
+    station: KebaStation, *, history: bool, control_timeout: float = PROBE_CONTROL_TIMEOUT
+) -> dict[str, Any]:
     document: dict[str, Any] = {"host": station.host}
     await station.connect(read_info=False)
     document["firmware"] = await station.get_firmware()
-    document["info"] = await station.get_info()
+    try:
+        document["info"] = await station.probe(control_timeout=control_timeout)
+    except UdpControlDisabledError as err:
+        document["info"] = err.info
+        document["capabilities"] = station.capabilities
+        document["udp_control"] = False
+        document["message"] = str(err)
+        return document
+    document["udp_control"] = True
     document["capabilities"] = station.capabilities
-    document["status"] = await station.get_status()
+    # The probe has just read report 2 (or 3); asking again would wait for KEBA's 5 s pause.
+    status = station.snapshot.status
+    document["status"] = status if status is not None else await station.get_status()
     with contextlib.suppress(KebaUnsupportedError):
-        document["meter"] = await station.get_meter()
+        meter = station.snapshot.meter
+        document["meter"] = meter if meter is not None else await station.get_meter()
     with contextlib.suppress(KebaUnsupportedError):
         document["session"] = await station.get_session(REPORT_SESSION_LATEST)
         if history:
@@ -140,7 +162,12 @@ async def run(args: argparse.Namespace) -> int:
         station = KebaStation(endpoint, args.host)
         try:
             if args.command == "status":
-                _print(await _status(station, history=not args.no_history))
+                document = await _status(
+                    station, history=not args.no_history, control_timeout=args.control_timeout
+                )
+                _print(document)
+                if document.get("udp_control") is False:
+                    return 1
             else:
                 await _watch(station, args.interval, args.duration)
         finally:

@@ -19,6 +19,11 @@ from .const import REPORT_SESSION_LATEST
 #: Phase currents at or above this many amperes count as "in use".
 PHASE_IN_USE_MIN_A = 0.5
 
+#: DIP switch bits of the DSW1 byte (DSW1.1 is the most significant bit, see
+#: :attr:`StationInfo.udp_control_enabled`).
+_DSW1_2 = 0x40
+_DSW1_3 = 0x20
+
 
 class ChargingState(enum.IntEnum):
     """``State`` of report 2 (guide §3.2.3)."""
@@ -90,6 +95,12 @@ def _as_int(raw: object) -> int | None:
     return None
 
 
+def _byte(raw: object) -> int | None:
+    """A DIP switch byte: a number (or hex string) in 0…255, else None."""
+    value = _as_int(raw) if raw is not None else None
+    return value if value is not None and 0 <= value <= 0xFF else None
+
+
 def _as_str(raw: object) -> str | None:
     if raw is None:
         return None
@@ -142,6 +153,7 @@ _REPORT1_FIELDS = frozenset(
         "Backend",
         "timeQ",
         "Sec",
+        "DIP-Sw",
         "DIP-Sw1",
         "DIP-Sw2",
         "setBoot",
@@ -167,7 +179,18 @@ class StationInfo:
 
     @classmethod
     def from_report(cls, data: Mapping[str, Any]) -> Self:
-        """Build from the fields of report 1."""
+        """Build from the fields of report 1.
+
+        The DIP switches come in three forms: ``DIP-Sw1``/``DIP-Sw2`` as hex strings (P30
+        firmware 3.10 and newer), one combined 16-bit ``DIP-Sw`` (``"0x2600"`` from a BMW
+        Wallbox on firmware 3.9.17: DSW1 in the high byte, DSW2 in the low byte), or not at all
+        (firmware 3.08.7, P20). A value that is no number in 0…255 is read as absent.
+        """
+        dip_1 = _byte(data.get("DIP-Sw1"))
+        dip_2 = _byte(data.get("DIP-Sw2"))
+        combined = _as_int(data.get("DIP-Sw")) if "DIP-Sw" in data else None
+        if combined is not None and 0 <= combined <= 0xFFFF and dip_1 is None and dip_2 is None:
+            dip_1, dip_2 = combined >> 8, combined & 0xFF
         return cls(
             product=_as_str(data.get("Product")) or "",
             serial=_as_str(data.get("Serial")) or "",
@@ -176,24 +199,30 @@ class StationInfo:
             backend=_flag(data.get("Backend")),
             time_quality=TimeQuality.from_raw(data.get("timeQ")),
             uptime_s=_as_int(data.get("Sec")),
-            dip_switch_1=_as_int(data.get("DIP-Sw1")),
-            dip_switch_2=_as_int(data.get("DIP-Sw2")),
+            dip_switch_1=dip_1,
+            dip_switch_2=dip_2,
             set_boot=_as_int(data.get("setBoot")),
             extra=_extra(data, _REPORT1_FIELDS),
         )
 
     @property
     def udp_control_enabled(self) -> bool | None:
-        """DIP switch DSW1.3 (UDP control), when the firmware reports ``DIP-Sw1``.
+        """DIP switch DSW1.3 (UDP control, "Smart Home interface"); None when not reported.
 
-        Unconfirmed reading: ``DIP-Sw1`` seems to carry DSW1.1…DSW1.8 as bits 0…7.
+        The DSW1 byte carries DSW1.1 in its most significant bit down to DSW1.8 in bit 0, so
+        DSW1.3 is ``0x20``: openHAB's KEBA binding documents "DIP 1.3 ON" as the ``0x20`` bit of
+        ``DIP-Sw1`` (openhab-addons, bundles/org.openhab.binding.keba/README.md). The samples
+        seen (``0x25``, BMW ``0x26``) have both ``0x20`` and ``0x04`` set and so cannot tell the
+        two readings apart; ``0x25`` read this way also gives DSW1.6 and DSW1.8 on, KEBA's
+        setting for 32 A, matching the ``Curr HW`` of 32000 reported next to it. Treat the
+        value as a hint: whether report 2 answers is the proof.
         """
-        return None if self.dip_switch_1 is None else bool(self.dip_switch_1 & 0x04)
+        return None if self.dip_switch_1 is None else bool(self.dip_switch_1 & _DSW1_3)
 
     @property
     def output_x2_enabled(self) -> bool | None:
         """DIP switch DSW1.2 (relay output X2), read like :attr:`udp_control_enabled`."""
-        return None if self.dip_switch_1 is None else bool(self.dip_switch_1 & 0x02)
+        return None if self.dip_switch_1 is None else bool(self.dip_switch_1 & _DSW1_2)
 
 
 _REPORT2_FIELDS = frozenset(

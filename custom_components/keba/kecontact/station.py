@@ -32,9 +32,12 @@ from .const import (
 from .exceptions import (
     KebaCommandError,
     KebaConnectionError,
+    KebaImplausibleError,
+    KebaTimeoutError,
     KebaUnsupportedError,
     KebaValidationError,
     KebaVerificationError,
+    UdpControlDisabledError,
 )
 from .link import StationLink
 from .models import (
@@ -53,6 +56,10 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Uptime may jitter by a second or two between reports; a larger step back is a reboot.
 _REBOOT_UPTIME_TOLERANCE_S = 5
+
+#: How long :meth:`KebaStation.probe` waits for report 2 or 3 once report 1 has answered:
+#: two attempts of each (the second after KEBA's 5 s t_COM_pause, plus its answer time).
+PROBE_CONTROL_TIMEOUT = 6.6
 
 
 class EventKind(enum.StrEnum):
@@ -171,6 +178,66 @@ class KebaStation:
         if self._link is not None:
             link, self._link = self._link, None
             await self.endpoint.unlink(link)
+
+    async def probe(
+        self,
+        *,
+        info_timeout: float | None = None,
+        control_timeout: float = PROBE_CONTROL_TIMEOUT,
+    ) -> StationInfo:
+        """Identify the station and prove that it accepts UDP control; return report 1.
+
+        Reads report 1 (within ``info_timeout`` seconds when given, else with the endpoint's
+        full retry policy), then asks for report 2 and report 3 together and waits at most
+        ``control_timeout`` seconds for either to answer. Contract for callers:
+
+        * returns the :class:`StationInfo`; the snapshot then holds report 2 (or 3) as well;
+        * raises :class:`KebaTimeoutError` when report 1 gets no answer (no station there);
+        * raises :class:`UdpControlDisabledError` when report 1 answered but neither report 2
+          nor report 3 did: the station's DIP switch DSW1.3 is off (such a station answers
+          only ``i`` and ``report 1``). The error carries report 1 and whether its DIP switch
+          byte says DSW1.3 off. The default timeout covers two attempts of each report, so a
+          healthy station is never mistaken for one with UDP control off by a single loss;
+        * every request keeps KEBA's timing rules (the link schedules them).
+        """
+        if self._link is None:
+            await self.connect(read_info=False)
+        try:
+            if info_timeout is None:
+                info = await self.get_info()
+            else:
+                async with asyncio.timeout(info_timeout):
+                    info = await self.get_info()
+        except TimeoutError:
+            raise KebaTimeoutError(
+                f"{self.host} did not answer report 1 within {info_timeout:g} s"
+            ) from None
+        if await self._answers_control(control_timeout):
+            return info
+        says_off = None if info.udp_control_enabled is None else not info.udp_control_enabled
+        raise UdpControlDisabledError(self.host, info, dip_switch_says_off=says_off)
+
+    async def _answers_control(self, seconds: float) -> bool:
+        """Whether report 2 or report 3 answers within ``seconds``."""
+        tasks = {asyncio.ensure_future(self._report(n)) for n in (2, 3)}
+        try:
+            async with asyncio.timeout(seconds):
+                while tasks:
+                    done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        error = task.exception()
+                        # An implausible answer is still an answer: control works.
+                        if error is None or isinstance(error, KebaImplausibleError):
+                            return True
+        except TimeoutError:
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        return False
 
     @property
     def link(self) -> StationLink:
