@@ -41,7 +41,8 @@ from .kecontact import (
     KebaStation,
     KebaTimeoutError,
 )
-from .kecontact.probe import UdpControlOffError, adopt_reports, probe_station
+from .kecontact import UdpControlDisabledError
+from .kecontact.probe import adopt_reports, probe_station
 from .services import async_setup_services
 from .solar import SolarManager
 
@@ -139,7 +140,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> bool
         except BaseException:
             await coordinator.async_shutdown()
             raise
-    except UdpControlOffError as err:
+    except UdpControlDisabledError as err:
         await station.close()
         await domain_data.pool.release(endpoint)
         _async_create_udp_control_issue(hass, entry)

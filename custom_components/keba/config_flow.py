@@ -124,7 +124,8 @@ from .kecontact import (
     KebaTimeoutError,
     StationInfo,
 )
-from .kecontact.probe import UdpControlOffError, probe_station
+from .kecontact import UdpControlDisabledError
+from .kecontact.probe import probe_station
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.
 CONF_STATION = "station"
@@ -185,7 +186,7 @@ async def async_identify_station(
     it does not ask the station the same again (KEBA's 5 s rule would delay it). ``known_info``
     is report 1 as a search read it moments ago.
 
-    Raises :class:`KebaPortInUseError` when UDP port 7090 is taken, :class:`UdpControlOffError`
+    Raises :class:`KebaPortInUseError` when UDP port 7090 is taken, :class:`UdpControlDisabledError`
     when the station answers report 1 but not report 2 (DIP switch DSW1.3 off),
     :class:`KebaError` when the station does not answer.
     """
@@ -313,7 +314,7 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
         except KebaPortInUseError as err:
             LOGGER.debug("Cannot reach %s: %s", host, err)
             return None, "port_in_use"
-        except UdpControlOffError as err:
+        except UdpControlDisabledError as err:
             LOGGER.warning(
                 "%s answers, but takes no UDP commands: set DIP switch DSW1.3 to ON and restart "
                 "the station (%s)",

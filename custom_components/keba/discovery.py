@@ -73,8 +73,9 @@ async def async_discover_stations(
     """Search the network for stations: ``i`` and ``report 1`` to every target, in rounds.
 
     The first round takes about a second. Further rounds (5 s apart, KEBA's t_COM_pause) follow
-    while ``enough`` is not satisfied, or a loaded station did not answer (a sign of lost
-    datagrams). Stations of loaded entries are not asked for their report 1 again. Raises
+    unless ``enough`` is satisfied or every station answered both requests, and always when a
+    loaded station went unheard (signs of lost datagrams); a search that hears nothing at all
+    takes about 11 s. Stations of loaded entries are not asked for their report 1 again. Raises
     :class:`KebaPortInUseError` when another program holds UDP port 7090, and
     :class:`KebaError` when the socket cannot be opened.
     """
@@ -84,19 +85,35 @@ async def async_discover_stations(
 
     def satisfied(found: list[DiscoveredStation]) -> bool:
         hosts = {station.host for station in found}
-        if any(host not in hosts for host in known):
+        if any(host not in hosts for host in expected):
             return False  # a loaded station went unheard: datagrams get lost, ask again
         if any(station.serial is None for station in found):
             return False  # answered i but not report 1
-        return enough(found) if enough is not None else bool(found)
+        if enough is not None and enough(found):
+            return True
+        # Nothing new: stop when every station answered both requests (no sign of loss).
+        return bool(found) and all(station.answered_all for station in found)
 
     endpoint = await domain_data.pool.acquire(domain_data.bind_address, STATION_PORT)
+    for address in await _broadcast_addresses(hass):
+        endpoint.declare_broadcast(address)
+    # Loaded stations the search reaches: their silence is a sign of lost datagrams.
+    if all(endpoint.is_station_address(target) for target in targets):
+        expected = [host for host in known if host in targets]
+    else:
+        expected = list(known)
     try:
         return await discover(
             endpoint, targets, rounds=SEARCH_ROUNDS, enough=satisfied, known=known
         )
     finally:
         await domain_data.pool.release(endpoint)
+
+
+async def _broadcast_addresses(hass: HomeAssistant) -> list[str]:
+    """The broadcast addresses of Home Assistant's networks (a search to them reaches all)."""
+    addresses = await network.async_get_ipv4_broadcast_addresses(hass)
+    return [str(address) for address in addresses]
 
 
 @callback

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import logging
 
 from .exceptions import KebaError
@@ -45,8 +45,11 @@ class DiscoveredStation:
     serial: str | None
     product: str | None
     capabilities: Capabilities | None
-    #: Report 1 as read during the search (None when known already or not answered).
+    #: Report 1 as read during the search (None when not answered).
     info: StationInfo | None = None
+    #: The station answered both ``i`` and ``report 1`` of the search's first round: no sign
+    #: of lost datagrams.
+    answered_all: bool = False
 
 
 def _from_info(host: str, info: StationInfo, firmware: str | None = None) -> DiscoveredStation:
@@ -96,17 +99,29 @@ async def discover(
                 infos.setdefault(host, info)
 
     def found_so_far() -> list[DiscoveredStation]:
-        return _collect(answers, infos, known, identified={})
+        return _collect(answers, infos, known, identified={}, complete=complete, skip=skipped())
+
+    def skipped() -> set[str]:
+        return {host for host in known if host in targets and host not in asked}
+
+    complete: set[str] = set()
+    # Targets that got at least one request: a known station that was not asked (its rules
+    # did not allow it yet) is listed as known, not missed.
+    asked: set[str] = set()
 
     remove_tap = endpoint.add_tap(on_datagram)
     try:
+        requests = ["i", "report 1"] if identify else ["i"]
         for number in range(max(1, rounds)):
-            for target in targets:
-                await endpoint.broadcast("i", target)
-            if identify:
-                for target in targets:
-                    await endpoint.broadcast("report 1", target)
+            # Every target on its own: one that must wait (a station just asked by someone
+            # else) is skipped this round instead of holding up the others.
+            sent = await asyncio.gather(
+                *(_ask(endpoint, target, requests, repeat=number > 0) for target in targets)
+            )
+            asked.update(target for target, texts in zip(targets, sent, strict=True) if texts)
             await asyncio.sleep(listen_time)
+            if number == 0:
+                complete.update(host for host in answers if host in infos or host in known)
             if number + 1 < rounds and enough is not None and enough(found_so_far()):
                 break
     finally:
@@ -126,7 +141,30 @@ async def discover(
             *(_identify(endpoint, host, identify_timeout) for host in unidentified)
         )
         identified = dict(zip(unidentified, results, strict=True))
-    return _collect(answers, infos, known, identified=identified)
+    return _collect(
+        answers, infos, known, identified=identified, complete=complete, skip=skipped()
+    )
+
+
+#: A target whose request would have to wait longer than this is skipped for the round.
+_MAX_SEND_WAIT = 0.5
+
+
+async def _ask(
+    endpoint: KebaEndpoint, target: str, requests: list[str], *, repeat: bool
+) -> list[str]:
+    """Send ``requests`` to ``target``; a ``repeat`` round first waits for their t_COM_pause.
+
+    A request that would (still) have to wait for other traffic is left out of this round.
+    """
+    sent: list[str] = []
+    for text in requests:
+        if repeat and (own := endpoint.repeat_wait(text, target)) > 0:
+            await endpoint.clock.sleep(own)
+        if endpoint.broadcast_wait(text, target) <= _MAX_SEND_WAIT:
+            await endpoint.broadcast(text, target)
+            sent.append(text)
+    return sent
 
 
 def _collect(
@@ -135,15 +173,17 @@ def _collect(
     known: Mapping[str, DiscoveredStation],
     *,
     identified: Mapping[str, StationInfo | None],
+    complete: set[str],
+    skip: set[str],
 ) -> list[DiscoveredStation]:
     stations: list[DiscoveredStation] = []
-    for host in sorted({*answers, *infos}):
+    for host in sorted({*answers, *infos, *skip}):
         firmware = answers.get(host)
         info = infos.get(host) or identified.get(host)
         if host in known:
-            stations.append(known[host])
+            stations.append(replace(known[host], answered_all=host in complete or host in skip))
         elif info is not None:
-            stations.append(_from_info(host, info, firmware))
+            stations.append(replace(_from_info(host, info, firmware), answered_all=host in complete))
         else:
             stations.append(
                 DiscoveredStation(

@@ -1,10 +1,13 @@
 """Check an address quickly: is a station there, which one, and does it take UDP commands?
 
+The same contract as :meth:`KebaStation.probe <.station.KebaStation.probe>`, tuned for a person
+waiting in front of a form (and for lossy networks):
+
 Used when a station is added by address and when a configured station is set up. A station
 answers in milliseconds, so the first answer is waited for only briefly — but a lost datagram
 must not make a station look absent, so several *different* read requests are sent in a row
 (t_COM_pause applies per command, so they may follow each other after t_UDP_pause): ``report 1``,
-``report 2``, ``report 3``, ``i``, then session reports. Once anything has answered, the
+``report 2``, ``report 3``, then session reports. Once anything has answered, the
 missing reports are asked again with retries.
 
 A station whose DIP switch DSW1.3 is off answers ``i`` and ``report 1`` and ignores everything
@@ -21,7 +24,7 @@ from dataclasses import dataclass, replace
 import logging
 
 from .clock import Clock, LoopClock
-from .exceptions import KebaTimeoutError
+from .exceptions import KebaTimeoutError, UdpControlDisabledError
 from .link import RetryPolicy
 from .models import ChargingStatus, MeterReading, StationInfo
 from .product import Capabilities
@@ -33,10 +36,11 @@ _LOGGER = logging.getLogger(__name__)
 QUICK_POLICY = RetryPolicy(attempt_timeout=0.35, max_attempts=1)
 #: Reports asked again once the station has shown it is there (each retry after 5 s).
 PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
-#: Read requests sent while nothing has answered yet, in this order.
-PROBE_REQUESTS = ("report 1", "report 2", "report 3", "i", "report 100", "report 101")
+#: Read requests sent while nothing has answered yet, in this order. Not ``i``: that is what a
+#: search sends to every address, and it would have to wait 5 s after a probe.
+PROBE_REQUESTS = ("report 1", "report 2", "report 3", "report 100", "report 101", "report 102")
 #: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
-_UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101"})
+_UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101", "report 102"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,10 +52,6 @@ class ProbeResult:
     meter: MeterReading | None
     #: When (the station's clock) report 2 and report 3 were read, for reuse by a first poll.
     read_at: float
-
-
-class UdpControlOffError(KebaTimeoutError):
-    """The station answers ``report 1`` but not ``report 2``: DIP switch DSW1.3 is off."""
 
 
 def adopt_reports(
@@ -86,7 +86,7 @@ async def probe_station(
 
     Raises :class:`KebaTimeoutError` when nothing answers within ``answer_within`` seconds, or
     when the station answered something but not ``report 1`` within ``identify_within``.
-    Raises :class:`UdpControlOffError` when report 1 answers and report 2 does not.
+    Raises :class:`UdpControlDisabledError` when report 1 answers and report 2 does not.
     ``known_info``: report 1 as read moments ago (by a search); it is not asked again.
     """
     clock = clock or LoopClock()
@@ -139,9 +139,9 @@ async def probe_station(
     if info is None or "report 1" not in answered:
         raise KebaTimeoutError(f"{station.host} did not answer report 1")
     if not answered & _UDP_EVIDENCE:
-        raise UdpControlOffError(
-            f"{station.host} answers report 1 but not report 2: UDP control is off "
-            "(DIP switch DSW1.3)"
+        enabled = info.udp_control_enabled
+        raise UdpControlDisabledError(
+            station.host, info, dip_switch_says_off=None if enabled is None else not enabled
         )
     _LOGGER.debug(
         "%s probed in %.2f s: %s", station.host, clock.time() - started, sorted(answered)

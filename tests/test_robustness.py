@@ -1,0 +1,255 @@
+"""Adding and running stations on a hostile network, with simulated stations over loopback UDP.
+
+A station with UDP control off (DIP switch DSW1.3), a silent address, lost datagrams, entries
+deleted and re-added in quick succession: every case is judged by the simulator, which checks
+KEBA's timing rules with the kernel's receive timestamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_HOST
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import custom_components.keba as integration
+from custom_components.keba.config_flow import CONF_STATION
+from custom_components.keba.const import (
+    CONF_DISCOVERY_ADDRESSES,
+    CONF_PRODUCT,
+    DOMAIN,
+    ISSUE_UDP_CONTROL_OFF,
+    MANUAL_ENTRY,
+)
+from custom_components.keba.domain_data import DATA_KEBA
+from simulator import Simulator
+
+from .common import LoopbackNet
+from .conftest import SimulatorFactory
+
+
+@pytest.fixture(autouse=True)
+def no_background_discovery() -> Iterator[None]:
+    """Searches here are the flows' own."""
+    with patch("custom_components.keba.async_setup_discovery"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_platforms() -> Iterator[None]:
+    """The entries are set up without entities: this is about the station, not the UI."""
+    with patch.object(integration, "PLATFORMS", []):
+        yield
+
+
+def _received(sim: Simulator, index: int, text: str) -> int:
+    """How often station ``index`` received ``text``."""
+    return sum(1 for _, _, got in sim.stations[index].received if got == text)
+
+
+async def _manual_add(hass: HomeAssistant, host: str) -> dict[str, Any]:
+    """The user step, then the manual address form with ``host``."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    if result["step_id"] == "user":
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_STATION: MANUAL_ENTRY}
+        )
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: host})
+
+
+# ------------------------------------------------------------------------- DSW1.3 off (item 2)
+async def test_flow_refuses_a_station_with_udp_control_off(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+) -> None:
+    """The station answers i and report 1 only: the flow says DSW1.3, creates no entry."""
+    sim = await start_simulator(variant="p30-c-udp-off")
+    no_timing_violations.append(sim)
+    keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+
+    # From the list: the search identifies the station (report 1 answers) ...
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["step_id"] == "user"
+    # ... and picking it checks report 2, which never answers.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATION: sim.stations[0].serial}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "udp_control_disabled"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATION: MANUAL_ENTRY}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: loopback.station_ip(0)}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "udp_control_disabled"}
+    assert hass.config_entries.async_entries(DOMAIN) == []
+    # Report 2 was asked (the station ignored it); nothing else was sent to it.
+    assert _received(sim, 0, "report 2") >= 1
+    commands = {text.split()[0] for _, _, text in sim.stations[0].received}
+    assert commands <= {"i", "report"}
+
+
+async def test_entry_with_udp_control_off_raises_a_repair_issue(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+) -> None:
+    """An entry whose station answers report 1 only says why in a repair issue.
+
+    Once the owner has set DSW1.3 and restarted the station, the next retry loads the entry
+    and the issue is gone.
+    """
+    sim = await start_simulator(variant="p30-c", udp_disabled=True, extended_report1=True)
+    no_timing_violations.append(sim)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=sim.stations[0].serial,
+        data={CONF_HOST: loopback.station_ip(0), CONF_PRODUCT: sim.stations[0].product},
+    )
+    entry.add_to_hass(hass)
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.error_reason_translation_key == "udp_control_disabled"
+    issue_id = f"{ISSUE_UDP_CONTROL_OFF}_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == ISSUE_UDP_CONTROL_OFF
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.translation_placeholders == {
+        "host": loopback.station_ip(0),
+        "title": entry.title,
+    }
+    assert entry.entry_id in hass.data[DATA_KEBA].udp_control_off
+
+    sim.stations[0].options.udp_disabled = False  # DSW1.3 on, station restarted
+    await asyncio.sleep(5.2)  # t_COM_pause since the last report 2
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ------------------------------------------------------------- silent station (item 2, 12.4)
+async def test_silent_station_is_quick_and_delays_no_other_flow(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+) -> None:
+    """A configured station that does not answer fails each setup attempt within about 3 s.
+
+    While it retries, another flow searches and adds a station as fast as without it; a wrong
+    manual address is answered within 3 s.
+    """
+    sim = await start_simulator(variant="p30-x")
+    no_timing_violations.append(sim)
+    silent = loopback.station_ip(5)
+    keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0), silent]
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="11111111", data={CONF_HOST: silent})
+    entry.add_to_hass(hass)
+    loop = asyncio.get_running_loop()
+
+    started = loop.time()
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.error_reason_translation_key == "cannot_connect"
+    assert loop.time() - started < 3.5
+
+    async def add_other() -> float:
+        began = loop.time()
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USER}
+        )
+        assert result["step_id"] == "user"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_STATION: sim.stations[0].serial}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        return loop.time() - began
+
+    # The silent station's retry and the other flow at the same time.
+    reload = asyncio.ensure_future(hass.config_entries.async_reload(entry.entry_id))
+    took = await add_other()
+    await reload
+    # One search round (i and report 1 to two addresses, 1 s of listening), then report 2
+    # and 3 of the pick and the setup: nothing waits for the silent station.
+    assert took < 3.0
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    began = loop.time()
+    result = await _manual_add(hass, loopback.station_ip(7))
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert loop.time() - began < 3.0 + 1.5  # the search's round, then the check
+    for added in hass.config_entries.async_entries(DOMAIN):
+        await hass.config_entries.async_unload(added.entry_id)
+
+
+# ------------------------------------------------------------------------ speed (item 7)
+async def test_adding_reads_report_1_once(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+) -> None:
+    """By hand and from the list, the station is asked for report 1 once; setup reuses it."""
+    sim = await start_simulator(count=2, variant="p30-x", scenario="charging")
+    no_timing_violations.append(sim)
+    keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+
+    # By hand (station 1 is not in the search's list).
+    result = await _manual_add(hass, loopback.station_ip(1))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert result["result"].state is ConfigEntryState.LOADED
+    assert _received(sim, 1, "report 1") == 1
+    assert _received(sim, 1, "report 2") == 1
+
+    # From the list.
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATION: sim.stations[0].serial}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert result["result"].state is ConfigEntryState.LOADED
+    # The first search (of the manual add) and this one each asked report 1 once.
+    assert _received(sim, 0, "report 1") == 2, "\n".join(map(str, sim.stations[0].received))
+    assert _received(sim, 0, "report 2") == 1
+
+    # A loaded station is not identified again by a search.
+    before = _received(sim, 0, "report 1") + _received(sim, 1, "report 1")
+    hass.data[DATA_KEBA].discovery_addresses = loopback.station_ips(2)
+    await asyncio.sleep(5.2)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["step_id"] == "nothing_found"
+    broadcasts = _received(sim, 0, "report 1") + _received(sim, 1, "report 1")
+    # One round (both stations answered both requests), one report 1 per address.
+    assert broadcasts - before == 2
+    for added in hass.config_entries.async_entries(DOMAIN):
+        await hass.config_entries.async_unload(added.entry_id)
