@@ -14,7 +14,7 @@ from unittest.mock import patch
 
 import pytest
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -52,6 +52,9 @@ def no_platforms() -> Iterator[None]:
         yield
 
 
+CYCLES = 20
+
+
 def _received(sim: Simulator, index: int, text: str) -> int:
     """How often station ``index`` received ``text``."""
     return sum(1 for _, _, got in sim.stations[index].received if got == text)
@@ -64,6 +67,14 @@ async def _manual_add(hass: HomeAssistant, host: str) -> dict[str, Any]:
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_STATION: MANUAL_ENTRY}
         )
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: host})
+
+
+async def _reconfigure(hass: HomeAssistant, entry: Any, host: str) -> dict[str, Any]:
+    """The reconfigure flow of ``entry``, checking the station at ``host``."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
     return await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: host})
 
 
@@ -253,3 +264,81 @@ async def test_adding_reads_report_1_once(
     assert broadcasts - before == 2
     for added in hass.config_entries.async_entries(DOMAIN):
         await hass.config_entries.async_unload(added.entry_id)
+
+
+# ------------------------------------------------------------- entries come and go (item 3)
+@pytest.mark.timeout(300)
+async def test_delete_readd_reload_keeps_the_timing_rules(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+) -> None:
+    """20 cycles: delete an entry, add it again by hand, reload it, while a flow probes a
+    station whose entry is loaded. The stations see no timing violation: a station's send
+    history outlives every entry, flow and socket.
+    """
+    sim = await start_simulator(count=2, variant="p30-x", scenario="charging")
+    no_timing_violations.append(sim)
+    keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = loopback.station_ips(2)
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+    steady = await _manual_add(hass, loopback.station_ip(1))
+    assert steady["type"] is FlowResultType.CREATE_ENTRY
+    steady_entry = steady["result"]
+    moving = await _manual_add(hass, loopback.station_ip(0))
+    assert moving["type"] is FlowResultType.CREATE_ENTRY
+    entry_id = moving["result"].entry_id
+
+    for _ in range(CYCLES):
+        # A flow checks the loaded station 1 (reconfigure: report 1 to 3, quick attempts)
+        # while station 0's entry is deleted.
+        probing = asyncio.ensure_future(_reconfigure(hass, steady_entry, loopback.station_ip(1)))
+        assert (await hass.config_entries.async_remove(entry_id))["require_restart"] is False
+        result = await probing
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        # Added again at once, then reloaded twice (by hand and as after enabling entities).
+        result = await _manual_add(hass, loopback.station_ip(0))
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        entry_id = result["result"].entry_id
+        assert await hass.config_entries.async_reload(entry_id)
+        hass.config_entries.async_schedule_reload(entry_id)
+        await hass.async_block_till_done()
+        assert hass.config_entries.async_get_entry(entry_id).state is ConfigEntryState.LOADED
+
+    # Every cycle's check asked the loaded station for report 1.
+    assert _received(sim, 1, "report 1") > CYCLES
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- 30 % loss (item 6)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_search_and_add_at_30_percent_loss(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+    seed: int,
+) -> None:
+    """With 30 % of the datagrams lost each way, the station is listed and adding it works."""
+    sim = await start_simulator(variant="p30-c", loss=0.3, seed=seed)
+    no_timing_violations.append(sim)
+    keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["step_id"] == "user"
+    options = result["data_schema"].schema[CONF_STATION].config["options"]
+    assert [option["value"] for option in options] == [sim.stations[0].serial, MANUAL_ENTRY]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATION: sim.stations[0].serial}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    assert sim.stations[0].stats["dropped_in"] + sim.stations[0].stats["dropped_out"] > 0
+    await hass.config_entries.async_unload(entry.entry_id)

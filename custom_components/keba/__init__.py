@@ -33,7 +33,7 @@ from .const import (
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
 from .discovery import async_get_domain_data, async_setup_discovery
-from .domain_data import DATA_KEBA
+from .domain_data import DATA_KEBA, Handover
 from .kecontact import (
     STATION_PORT,
     KebaError,
@@ -258,6 +258,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> boo
     if unloaded:
         runtime = entry.runtime_data
         await runtime.coordinator.async_shutdown()
+        snapshot = runtime.station.snapshot
+        if snapshot.info is not None and runtime.coordinator.last_update_success:
+            # A reload, or the station added again right away, starts from these instead of
+            # asking the station again within KEBA's 5 s.
+            hass.data[DATA_KEBA].handovers[entry.data[CONF_HOST]] = Handover(
+                info=snapshot.info, status=snapshot.status, meter=snapshot.meter, unloaded=True
+            )
         await runtime.station.close()
         await hass.data[DATA_KEBA].pool.release(runtime.endpoint)
     return unloaded

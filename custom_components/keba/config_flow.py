@@ -136,6 +136,9 @@ SECTION_FAILSAFE = "failsafe"
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
+#: Reports of a station younger than this stand for a check of it.
+RECENT_ENOUGH_S = 10.0
+
 _HOST_SCHEMA = vol.Schema({vol.Required(CONF_HOST): TextSelector()})
 
 
@@ -191,6 +194,17 @@ async def async_identify_station(
     :class:`KebaError` when the station does not answer.
     """
     domain_data = async_get_domain_data(hass)
+    recent = domain_data.handovers.get(host)
+    if (
+        recent is not None
+        and recent.unloaded
+        and recent.age <= RECENT_ENOUGH_S
+        and recent.info.serial
+    ):
+        # An entry of this station was unloaded moments ago (removed, to be added again).
+        info = recent.info
+        caps = Capabilities.from_product(info.product, com_module=info.com_module)
+        return FoundStation.create(host, info.serial, info.product, caps.model_name)
     endpoint = await domain_data.pool.acquire(domain_data.bind_address, STATION_PORT)
     try:
         station = KebaStation(endpoint, host)
@@ -209,6 +223,8 @@ async def async_identify_station(
     if not info.serial:
         raise KebaConnectionError(f"{host} answered report 1 without a serial number")
     domain_data.handovers[host] = Handover(info=info, status=result.status, meter=result.meter)
+    if station.ip is not None:
+        domain_data.remember_identity(station.ip, info)
     capabilities = station.capabilities
     return FoundStation.create(
         host, info.serial, info.product, capabilities.model_name if capabilities else None
@@ -489,12 +505,29 @@ class KebaConfigFlow(ConfigFlow, domain=DOMAIN):
             return self._async_show_host_form(
                 step_id, user_input, errors={CONF_HOST: "invalid_host"}
             )
+        if (loaded := self._async_loaded_station(host)) is not None:
+            # The station has a loaded entry: what it reported is known, asking it again
+            # would only wait for KEBA's 5 s rule.
+            return await self._async_add_station(loaded)
         station, error = await self._async_identify(host)
         if station is None:
             return self._async_show_host_form(
                 step_id, user_input, errors={"base": error or "unknown"}
             )
         return await self._async_add_station(station)
+
+    @callback
+    def _async_loaded_station(self, host: str) -> FoundStation | None:
+        """The station of a loaded entry at ``host``, as the flow would identify it."""
+        for entry in self.hass.config_entries.async_loaded_entries(DOMAIN):
+            station = entry.runtime_data.station
+            info = station.snapshot.info
+            if host in (entry.data.get(CONF_HOST), station.ip) and info and info.serial:
+                caps = station.capabilities
+                return FoundStation.create(
+                    host, info.serial, info.product, caps.model_name if caps else None
+                )
+        return None
 
     # -------------------------------------------------------------- discovery
     async def async_step_integration_discovery(

@@ -27,7 +27,14 @@ from homeassistant.helpers.start import async_at_started
 
 from .const import CONF_PRODUCT, CONF_SERIAL, DOMAIN, LOGGER
 from .domain_data import DATA_KEBA, KebaDomainData
-from .kecontact import STATION_PORT, DiscoveredStation, KebaError, KebaPortInUseError, discover
+from .kecontact import (
+    STATION_PORT,
+    Capabilities,
+    DiscoveredStation,
+    KebaError,
+    KebaPortInUseError,
+    discover,
+)
 
 #: Search rounds at most (about 1 s, 6 s, 11 s): with 30 % of datagrams lost each way, three
 #: rounds of two requests miss a station about once in 50 searches.
@@ -81,14 +88,23 @@ async def async_discover_stations(
     """
     domain_data = async_get_domain_data(hass)
     targets = await async_discovery_targets(hass)
-    known = _loaded_stations(hass)
+    loaded = _loaded_stations(hass)
+    known = {
+        ip: DiscoveredStation(
+            host=ip,
+            firmware=info.firmware,
+            serial=info.serial,
+            product=info.product,
+            capabilities=Capabilities.from_product(info.product, com_module=info.com_module),
+            info=info,
+        )
+        for ip, info in domain_data.recent_identities().items()
+    } | loaded
 
     def satisfied(found: list[DiscoveredStation]) -> bool:
         hosts = {station.host for station in found}
         if any(host not in hosts for host in expected):
             return False  # a loaded station went unheard: datagrams get lost, ask again
-        if any(station.serial is None for station in found):
-            return False  # answered i but not report 1
         if enough is not None and enough(found):
             return True
         # Nothing new: stop when every station answered both requests (no sign of loss).
@@ -99,15 +115,19 @@ async def async_discover_stations(
         endpoint.declare_broadcast(address)
     # Loaded stations the search reaches: their silence is a sign of lost datagrams.
     if all(endpoint.is_station_address(target) for target in targets):
-        expected = [host for host in known if host in targets]
+        expected = [host for host in loaded if host in targets]
     else:
-        expected = list(known)
+        expected = list(loaded)
     try:
-        return await discover(
+        found = await discover(
             endpoint, targets, rounds=SEARCH_ROUNDS, enough=satisfied, known=known
         )
     finally:
         await domain_data.pool.release(endpoint)
+    for station in found:
+        if station.info is not None and station.serial and station.host not in known:
+            domain_data.remember_identity(station.host, station.info)
+    return found
 
 
 async def _broadcast_addresses(hass: HomeAssistant) -> list[str]:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 #: How long reports read by a config flow are reused by the entry it creates.
 HANDOVER_MAX_AGE_S = 30.0
+#: How long a search trusts the identity (report 1) of a station it or a flow read.
+IDENTITY_MAX_AGE_S = 120.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +29,13 @@ class Handover:
     status: ChargingStatus | None = None
     meter: MeterReading | None = None
     at: float = field(default_factory=time.monotonic)
+    #: From an entry that was unloaded (not from a flow's check).
+    unloaded: bool = False
+
+    @property
+    def age(self) -> float:
+        """Seconds since the reports were read."""
+        return time.monotonic() - self.at
 
 
 @dataclass(kw_only=True)
@@ -45,6 +54,19 @@ class KebaDomainData:
     handovers: dict[str, Handover] = field(default_factory=dict)
     #: Entries whose station answers report 1 but not report 2 (DIP switch DSW1.3 off).
     udp_control_off: set[str] = field(default_factory=set)
+    #: Report 1 of stations identified lately, by IP address (a search need not ask again).
+    identities: dict[str, Handover] = field(default_factory=dict)
+
+    def remember_identity(self, ip: str, info: StationInfo) -> None:
+        """Note report 1 of the station at ``ip``."""
+        self.identities[ip] = Handover(info=info)
+
+    def recent_identities(self) -> dict[str, StationInfo]:
+        """Report 1 of stations identified within the last two minutes, by IP address."""
+        now = time.monotonic()
+        for ip in [ip for ip, item in self.identities.items() if now - item.at > IDENTITY_MAX_AGE_S]:
+            del self.identities[ip]
+        return {ip: item.info for ip, item in self.identities.items()}
 
     def take_handover(self, host: str) -> Handover | None:
         """The flow's reports of ``host`` if they are recent; each is used once."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import logging
 
 from .clock import Clock, LoopClock
-from .exceptions import KebaTimeoutError, UdpControlDisabledError
+from .exceptions import KebaConnectionError, KebaTimeoutError, UdpControlDisabledError
 from .link import RetryPolicy
 from .models import ChargingStatus, MeterReading, StationInfo
 from .product import Capabilities
@@ -138,6 +138,17 @@ async def probe_station(
     info = station.snapshot.info
     if info is None or "report 1" not in answered:
         raise KebaTimeoutError(f"{station.host} did not answer report 1")
+    status = station.snapshot.status
+    if (
+        known_info is not None
+        and status is not None
+        and status.serial
+        and known_info.serial
+        and status.serial != known_info.serial
+    ):
+        raise KebaConnectionError(
+            f"{station.host} is now station {status.serial}, not {known_info.serial}"
+        )
     if not answered & _UDP_EVIDENCE:
         enabled = info.udp_control_enabled
         raise UdpControlDisabledError(
