@@ -342,3 +342,45 @@ async def test_search_and_add_at_30_percent_loss(
     assert entry.state is ConfigEntryState.LOADED
     assert sim.stations[0].stats["dropped_in"] + sim.stations[0].stats["dropped_out"] > 0
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ------------------------------------------------------------ restart mid-session (item 4)
+async def test_restart_during_a_session_sets_current_and_limit_again(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The station restarts while the vehicle stays plugged in: 10 A and 5 kWh come back."""
+    sim = await start_simulator(variant="p30-c", scenario="charging")
+    no_timing_violations.append(sim)
+    station = sim.stations[0]
+    station._boot_time -= 3600  # noqa: SLF001 - the station has been running for an hour
+    keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+    result = await _manual_add(hass, loopback.station_ip(0))
+    entry = result["result"]
+    coordinator = entry.runtime_data.coordinator
+    remove_listener = coordinator.async_add_listener(lambda: None)  # polls need a listener
+    await asyncio.sleep(5.2)
+    await coordinator.async_set_current(10)
+    await coordinator.async_set_energy_limit(5)
+    assert station._curr_user == 10000  # noqa: SLF001 - the simulator's own state
+    assert _received(sim, 0, "currtime 10000 1") == 1
+
+    station.reboot()
+    assert station._curr_user != 10000  # noqa: SLF001
+    # The next poll (every 5 s while charging) shows the uptime going back; the settings
+    # follow within KEBA's timing rules.
+    async with asyncio.timeout(40):
+        while "set again" not in caplog.text:
+            await asyncio.sleep(0.5)
+    assert station._curr_user == 10000  # noqa: SLF001
+    assert _received(sim, 0, "setenergy 50000") == 2
+    assert _received(sim, 0, "currtime 10000 1") == 2
+    assert "set again: 10 A, 5 kWh" in caplog.text
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"reapply_failed_{entry.entry_id}") is None
+    remove_listener()
+    await hass.config_entries.async_unload(entry.entry_id)
