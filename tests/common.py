@@ -193,6 +193,10 @@ class _FakeLink:
     def __init__(self, station: FakeStation) -> None:
         self._station = station
 
+    def last_send_of(self, _key: str) -> float:
+        """Nothing was sent: no timing rule to wait for."""
+        return float("-inf")
+
     async def request(self, text: str, *, policy: Any = None) -> tuple[Any, str]:
         from custom_components.keba.kecontact import KebaTimeoutError
 

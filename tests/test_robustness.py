@@ -249,8 +249,8 @@ async def test_adding_reads_report_1_once(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert result["result"].state is ConfigEntryState.LOADED
-    # The first search (of the manual add) and this one each asked report 1 once.
-    assert _received(sim, 0, "report 1") == 2, "\n".join(map(str, sim.stations[0].received))
+    # The first search (of the manual add) asked report 1; this one reused its identity.
+    assert _received(sim, 0, "report 1") == 1
     assert _received(sim, 0, "report 2") == 1
 
     # A loaded station is not identified again by a search.
@@ -260,8 +260,8 @@ async def test_adding_reads_report_1_once(
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["step_id"] == "nothing_found"
     broadcasts = _received(sim, 0, "report 1") + _received(sim, 1, "report 1")
-    # One round (both stations answered both requests), one report 1 per address.
-    assert broadcasts - before == 2
+    # One round, and no report 1: both stations are known.
+    assert broadcasts - before == 0
     for added in hass.config_entries.async_entries(DOMAIN):
         await hass.config_entries.async_unload(added.entry_id)
 
@@ -307,8 +307,8 @@ async def test_delete_readd_reload_keeps_the_timing_rules(
         await hass.async_block_till_done()
         assert hass.config_entries.async_get_entry(entry_id).state is ConfigEntryState.LOADED
 
-    # Every cycle's check asked the loaded station for report 1.
-    assert _received(sim, 1, "report 1") > CYCLES
+    # Every cycle's check asked the loaded station (report 2 at least).
+    assert _received(sim, 1, "report 2") > CYCLES
     for entry in hass.config_entries.async_entries(DOMAIN):
         await hass.config_entries.async_unload(entry.entry_id)
 

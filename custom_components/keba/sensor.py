@@ -14,6 +14,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import (
     PERCENTAGE,
+    Platform,
     EntityCategory,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
@@ -22,9 +23,11 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .const import DOMAIN, LOGGER
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData
 from .entity import KebaEntity
 from .kecontact import (
@@ -50,6 +53,8 @@ class KebaSensorEntityDescription(SensorEntityDescription):
 
     value_fn: Callable[[KebaData], SensorValue]
     exists_fn: Callable[[KebaCoordinator], bool] = lambda _: True
+    #: True when the station certainly lacks the value: its entity is removed.
+    absent_fn: Callable[[KebaCoordinator], bool] | None = None
 
 
 def _status[T](read: Callable[[ChargingStatus], T]) -> Callable[[KebaData], T | None]:
@@ -74,6 +79,32 @@ def _meter[T](read: Callable[[MeterReading], T]) -> Callable[[KebaData], T | Non
 
 def _has_meter(coordinator: KebaCoordinator) -> bool:
     return coordinator.capabilities.meter
+
+
+def _reports[T](read: Callable[[MeterReading], T]) -> Callable[[KebaCoordinator], bool]:
+    """A meter entity exists when the product has a meter and report 3 carries its value.
+
+    Some stations (a P20 whose meter is not fitted, for one) answer report 3 without meter
+    values: their entities would stay unknown for ever.
+    """
+
+    def exists(coordinator: KebaCoordinator) -> bool:
+        meter = coordinator.station.snapshot.meter
+        return coordinator.capabilities.meter and meter is not None and read(meter) is not None
+
+    return exists
+
+
+def _reports_no(read: Callable[[MeterReading], object]) -> Callable[[KebaCoordinator], bool]:
+    """The station certainly has no such meter value (no meter, or report 3 lacks it)."""
+
+    def absent(coordinator: KebaCoordinator) -> bool:
+        if not coordinator.capabilities.meter:
+            return True
+        meter = coordinator.station.snapshot.meter
+        return meter is not None and read(meter) is None
+
+    return absent
 
 
 def _has_session_history(coordinator: KebaCoordinator) -> bool:
@@ -133,6 +164,12 @@ def _phase_value(
     return _meter(lambda meter: read(meter)[index])
 
 
+def _phase_reader(
+    read: Callable[[MeterReading], tuple[float | None, float | None, float | None]], index: int
+) -> Callable[[MeterReading], float | None]:
+    return lambda meter: read(meter)[index]
+
+
 def _phase_sensors(
     key: str,
     read: Callable[[MeterReading], tuple[float | None, float | None, float | None]],
@@ -154,7 +191,8 @@ def _phase_sensors(
             suggested_display_precision=precision,
             entity_registry_enabled_default=enabled_default,
             value_fn=_phase_value(read, index),
-            exists_fn=_has_meter,
+            exists_fn=_reports(_phase_reader(read, index)),
+            absent_fn=_reports_no(_phase_reader(read, index)),
         )
         for index in range(3)
     )
@@ -182,7 +220,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
         value_fn=_meter(lambda meter: meter.power_w),
-        exists_fn=_has_meter,
+        exists_fn=_reports(lambda meter: meter.power_w),
+        absent_fn=_reports_no(lambda meter: meter.power_w),
     ),
     *_phase_sensors(
         "current",
@@ -207,7 +246,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         suggested_display_precision=1,
         entity_registry_enabled_default=False,
         value_fn=_meter(_power_factor),
-        exists_fn=_has_meter,
+        exists_fn=_reports(_power_factor),
+        absent_fn=_reports_no(_power_factor),
     ),
     KebaSensorEntityDescription(
         key="session_energy",
@@ -218,7 +258,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
         value_fn=_meter(lambda meter: meter.session_energy_kwh),
-        exists_fn=_has_meter,
+        exists_fn=_reports(lambda meter: meter.session_energy_kwh),
+        absent_fn=_reports_no(lambda meter: meter.session_energy_kwh),
     ),
     KebaSensorEntityDescription(
         key="total_energy",
@@ -228,7 +269,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
         value_fn=_meter(lambda meter: meter.total_energy_kwh),
-        exists_fn=_has_meter,
+        exists_fn=_reports(lambda meter: meter.total_energy_kwh),
+        absent_fn=_reports_no(lambda meter: meter.total_energy_kwh),
     ),
     KebaSensorEntityDescription(
         key="offered_current",
@@ -289,7 +331,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         translation_key="phases_in_use",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_meter(lambda meter: meter.phases_in_use),
-        exists_fn=_has_meter,
+        exists_fn=_reports(lambda meter: meter.phases_in_use),
+        absent_fn=_reports_no(lambda meter: meter.phases_in_use),
     ),
     KebaSensorEntityDescription(
         key="error_1",
@@ -422,6 +465,16 @@ async def async_setup_entry(
         for description in SENSORS
         if description.exists_fn(coordinator)
     ]
+    # Meter entities of a station that turned out to have no meter (values) go away.
+    registry = er.async_get(hass)
+    for description in SENSORS:
+        if description.absent_fn is None or not description.absent_fn(coordinator):
+            continue
+        serial = entry.unique_id or coordinator.station.serial or entry.entry_id
+        unique_id = f"{serial}_{description.key}"  # as KebaEntity names it
+        if entity_id := registry.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id):
+            LOGGER.info("%s reports no %s: removing %s", entry.title, description.key, entity_id)
+            registry.async_remove(entity_id)
     solar = coordinator.solar
     if solar is not None and solar.can_regulate:
         entities.extend(

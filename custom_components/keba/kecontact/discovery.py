@@ -159,6 +159,8 @@ async def _ask(
     """
     sent: list[str] = []
     for text in requests:
+        if text == "report 1" and target in endpoint.links():
+            continue  # a client of the station is talking to it and will know who it is
         if repeat and (own := endpoint.repeat_wait(text, target)) > 0:
             await endpoint.clock.sleep(own)
         if endpoint.broadcast_wait(text, target) <= _MAX_SEND_WAIT:

@@ -25,15 +25,17 @@ import logging
 
 from .clock import Clock, LoopClock
 from .exceptions import KebaConnectionError, KebaTimeoutError, UdpControlDisabledError
-from .link import RetryPolicy
+from .const import COM_PAUSE
+from .link import RetryPolicy, StationLink, repeat_key
 from .models import ChargingStatus, MeterReading, StationInfo
+from .parser import ReportReply
 from .product import Capabilities
-from .station import KebaStation
+from .station import EventKind, KebaStation, StationEvent
 
 _LOGGER = logging.getLogger(__name__)
 
 #: One quick attempt per probing request: a station answers within milliseconds.
-QUICK_POLICY = RetryPolicy(attempt_timeout=0.35, max_attempts=1)
+QUICK_POLICY = RetryPolicy(attempt_timeout=0.4, max_attempts=1)
 #: Reports asked again once the station has shown it is there (each retry after 5 s).
 PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
 #: Read requests sent while nothing has answered yet, in this order. Not ``i``: that is what a
@@ -41,6 +43,27 @@ PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
 PROBE_REQUESTS = ("report 1", "report 2", "report 3", "report 100", "report 101", "report 102")
 #: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
 _UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101", "report 102"})
+
+
+#: A quick request that would first wait longer than this (for KEBA's rules) is left to the
+#: patient stage.
+_MAX_QUICK_WAIT = 0.3
+#: Events of the station that show which report answered.
+_EVENT_REPORTS = {
+    EventKind.INFO: "report 1",
+    EventKind.STATUS: "report 2",
+    EventKind.METER: "report 3",
+    EventKind.SESSION: "report 100",
+}
+#: How long to wait for the answer to someone else's report 1 before asking again.
+_OTHERS_ANSWER_S = 1.0
+#: A report 1 this young, read by someone else, identifies the station.
+_RECENT_REPORT1_S = 10.0
+
+
+def _wait_for(link: StationLink, text: str, clock: Clock) -> float:
+    """How long ``text`` would wait for its t_COM_pause on ``link``."""
+    return link.last_send_of(repeat_key(text)) + COM_PAUSE - clock.time()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,15 +117,42 @@ async def probe_station(
     await station.connect(read_info=False)
     link = station.link
     answered: set[str] = set()
+
+    def on_event(event: StationEvent) -> None:
+        # Also a late answer (after its quick attempt gave up) shows that the station is there.
+        if (text := _EVENT_REPORTS.get(event.kind)) is not None:
+            answered.add(text)
+
+    remove_listener = station.add_listener(on_event)
+    try:
+        return await _probe(station, link, answered, known_info, answer_within, identify_within, clock, started)
+    finally:
+        remove_listener()
+
+
+async def _probe(  # noqa: PLR0913 - the state of one probe
+    station: KebaStation,
+    link: StationLink,
+    answered: set[str],
+    known_info: StationInfo | None,
+    answer_within: float,
+    identify_within: float,
+    clock: Clock,
+    started: float,
+) -> ProbeResult:
     if known_info is not None:
         adopt_reports(station, known_info)
         answered.add("report 1")
 
     async def ask(text: str, policy: RetryPolicy) -> bool:
+        # A quick request that cannot go out at once (someone else sent the same just now)
+        # gives up instead of holding up the next one.
+        limit = policy.attempt_timeout + _MAX_QUICK_WAIT if policy is QUICK_POLICY else None
         try:
-            await link.request(text, policy=policy)
-        except KebaTimeoutError:
-            return False
+            async with asyncio.timeout(limit):
+                await link.request(text, policy=policy)
+        except KebaTimeoutError, TimeoutError:
+            return text in answered
         answered.add(text)
         return True
 
@@ -113,13 +163,39 @@ async def probe_station(
             needs.append("report 3")
         return [text for text in needs if text not in answered]
 
+    # Report 1 that someone else (a search) read moments ago is not asked again.
+    if known_info is None and station.ip is not None:
+        recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
+        if isinstance(recent, ReportReply):
+            adopt_reports(station, StationInfo.from_report(recent.fields))
+            answered.add("report 1")
+
     # Stage 1: quick single attempts until the station shows itself, then only what is needed.
-    for text in PROBE_REQUESTS:
-        if clock.time() - started > answer_within:
+    # A request asked lately by someone else waits for its t_COM_pause first; the answer
+    # window starts when the first request can go.
+    tried: set[str] = set()
+    deadline = started + answer_within
+    while not answered and clock.time() < deadline + COM_PAUSE:
+        waits = {t: _wait_for(link, t, clock) for t in PROBE_REQUESTS if t not in tried}
+        if not waits:
             break
-        if answered and text not in wanted():
+        if min(waits.values()) > _MAX_QUICK_WAIT:
+            pause = min(waits.values())
+            deadline += pause
+            await clock.sleep(pause)
             continue
-        await ask(text, QUICK_POLICY)
+        for text in PROBE_REQUESTS:
+            if answered or clock.time() > deadline:
+                break
+            if text in tried or _wait_for(link, text, clock) > _MAX_QUICK_WAIT:
+                continue
+            tried.add(text)
+            await ask(text, QUICK_POLICY)
+        if clock.time() > deadline:
+            break
+    for text in PROBE_REQUESTS[:3]:
+        if answered and text in wanted() and _wait_for(link, text, clock) <= _MAX_QUICK_WAIT:
+            await ask(text, QUICK_POLICY)
     if not answered:
         raise KebaTimeoutError(f"{station.host} did not answer within {answer_within:g} s")
 
@@ -127,6 +203,17 @@ async def probe_station(
     remaining = identify_within - (clock.time() - started)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(max(remaining, 0.1)):
+            if "report 1" not in answered and station.ip is not None:
+                # Someone else (a search) asked for report 1 lately: its answer will do.
+                waited = 0.0
+                while _wait_for(link, "report 1", clock) > 0 and waited < _OTHERS_ANSWER_S:
+                    recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
+                    if isinstance(recent, ReportReply):
+                        adopt_reports(station, StationInfo.from_report(recent.fields))
+                        answered.add("report 1")
+                        break
+                    await clock.sleep(0.05)
+                    waited += 0.05
             info = station.snapshot.info
             dip_off = info is not None and info.udp_control_enabled is False
             asks = []

@@ -21,7 +21,7 @@ from .clock import Clock, LoopClock
 from .const import COM_PAUSE, DIS_PAUSE, PAUSE_MARGIN, STATION_PORT, UDP_PAUSE
 from .exceptions import KebaClosedError, KebaConnectionError, KebaPortInUseError
 from .link import LinkTimingSource, RetryPolicy, SendHistory, StationLink, repeat_key
-from .parser import Datagram, parse_datagram
+from .parser import Datagram, ReportReply, parse_datagram
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class KebaEndpoint(LinkTimingSource):
         # Addresses stations answered from: unicast, so a search to them reaches one station.
         self._station_addresses: set[str] = set()
         self._broadcast_addresses: set[str] = set()
+        # The last report 1 of each station (whoever asked), for a client that would have to
+        # wait 5 s to ask again.
+        self._report1: dict[str, tuple[float, ReportReply]] = {}
 
     # ------------------------------------------------------------------ socket
     async def open(self) -> None:
@@ -216,6 +219,8 @@ class KebaEndpoint(LinkTimingSource):
         datagram = parse_datagram(data)
         if len(self._station_addresses) < _STATION_ADDRESSES_REMEMBERED:
             self._station_addresses.add(host)
+            if isinstance(datagram, ReportReply) and datagram.report_id == 1:
+                self._report1[host] = (self.clock.time(), datagram)
         if link is not None:
             link.handle(datagram)
         for tap in list(self._taps):
@@ -231,6 +236,11 @@ class KebaEndpoint(LinkTimingSource):
             self._last_broadcast + UDP_PAUSE + PAUSE_MARGIN,
             self._broadcast_at.get(key, float("-inf")) + COM_PAUSE + PAUSE_MARGIN,
         )
+
+    def recent_report1(self, host: str, max_age: float) -> ReportReply | None:
+        """The last report 1 from ``host`` if it arrived within ``max_age`` seconds."""
+        at, reply = self._report1.get(host, (float("-inf"), None))
+        return reply if self.clock.time() - at <= max_age else None
 
     def declare_broadcast(self, address: str) -> None:
         """Tell the endpoint that ``address`` is a broadcast address (of a local network)."""
