@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kind.add_argument("--compact", action="store_true", help="single-line JSON reports")
     kind.add_argument(
+        "--absurd",
+        type=_probability,
+        default=0.0,
+        help="fault mode: probability (0-1) of an impossible value in a report 2/3 answer "
+        "and of a forged push after a push",
+    )
+    kind.add_argument(
         "--current-change-delay",
         type=_non_negative,
         default=6.5,
@@ -143,6 +150,7 @@ def make_simulator(args: argparse.Namespace) -> Simulator:
         extended_report1=args.extended_report1,
         udp_disabled=args.udp_disabled,
         compact=args.compact,
+        absurd=args.absurd,
         current_change_delay=args.current_change_delay,
         clock_synced=args.clock_synced,
         curr_hw_ma=args.curr_hw,

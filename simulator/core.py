@@ -84,6 +84,7 @@ class Simulator:
         timer_scale: float = 1.0,
         failsafe_min_timeout: int | None = None,
         energy_push_interval: float = 1.0,
+        absurd: float = 0.0,
         verbose: bool = False,
     ) -> None:
         """Configure the stations; nothing is bound before :meth:`start`."""
@@ -97,7 +98,7 @@ class Simulator:
         if len(set(self.ips)) != len(self.ips):
             raise ValueError("station addresses must be distinct")
         n = len(self.ips)
-        for name, value in (("loss", loss), ("duplicate", duplicate)):
+        for name, value in (("loss", loss), ("duplicate", duplicate), ("absurd", absurd)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
         if min(delay_ms, jitter_ms, current_change_delay) < 0:
@@ -138,6 +139,7 @@ class Simulator:
             timer_scale=timer_scale,
             failsafe_min_timeout=failsafe_min_timeout,
             energy_push_interval=energy_push_interval,
+            absurd=absurd,
             verbose=verbose,
         )
         self.stations: list[Station] = [

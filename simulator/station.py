@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+import json
 import logging
 import math
 import random
@@ -46,6 +47,55 @@ FAILSAFE_MIN_TIMEOUT_S = 10
 Read at every ``failsafe`` command, so tests may lower it (``monkeypatch.setattr``) or pass
 ``failsafe_min_timeout`` to the station options.
 """
+
+#: Forged or garbled datagrams seen against real installations (robustness issue): well-formed
+#: JSON with impossible values. ``inject_absurd`` sends them in turn; the fault mode ``absurd``
+#: also mixes :func:`absurd_report` answers into polls.
+ABSURD_DATAGRAMS: tuple[dict[str, Any], ...] = (
+    {"ID": "3", "P": -603749136, "E pres": 1e308, "I1": 9.9e12, "PF": 123456},
+    {"E pres": 1e308},
+    {"ID": "2", "State": "xxx", "Plug": None},
+    {"Max curr": 999000},
+    {"ID": "2", "State": 3, "Plug": 7, "Curr HW": -5, "Max curr": 999000},
+    {"E pres": -1},
+    {"ID": "3", "U1": 23000, "I1": 16000, "P": 3680000, "E total": -5},
+    {"State": 42},
+    {"Plug": 6},
+)
+
+#: Impossible magnitudes per field of report 2 and report 3 (one is picked per absurd answer).
+_ABSURD_VALUES: dict[int, tuple[tuple[str, Any], ...]] = {
+    2: (
+        ("Max curr", 999000),
+        ("Curr HW", -5),
+        ("State", 17),
+        ("Plug", 2),
+        ("Max curr %", 5000),
+        ("Curr user", 1e12),
+        ("Enable sys", 7),
+    ),
+    3: (
+        ("P", -603749136),
+        ("E pres", 1e308),
+        ("I1", 9.9e12),
+        ("PF", 123456),
+        ("U2", 4000),
+        ("E total", -1),
+        ("P", 49_000_000),  # 49 kW while the phases carry nothing like it
+    ),
+}
+
+
+def absurd_report(fields: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """``fields`` of report 2 or 3 with one value replaced by an impossible one."""
+    number = int(fields.get("ID", 0))
+    name, value = rng.choice(_ABSURD_VALUES[number])
+    changed = dict(fields)
+    changed[name] = value
+    if name == "P" and value > 0:
+        changed.update({"U1": 230, "U2": 230, "U3": 230, "I1": 1000, "I2": 0, "I3": 0})
+    return changed
+
 
 DEFAULT_VOLTAGE_V = 230
 DEFAULT_CURR_HW_MA = 32000
@@ -129,6 +179,10 @@ class StationOptions:
     when UDP control is off)."""
     dip_sw2: int = 0x02
     """Value of ``DIP-Sw2``."""
+    absurd: float = 0.0
+    """Fault mode "absurd values": the probability that an answer to ``report 2``/``report 3``
+    is replaced by one with an impossible value (valid JSON types, impossible magnitudes, as in
+    the robustness issue's forged datagrams), and that a push is followed by an absurd one."""
     energy_push_interval: float = 1.0
     """Seconds between ``E pres`` pushes while charging (at most one per interval)."""
     received_limit: int = 10_000
@@ -261,7 +315,7 @@ class Station:
         self._input = 0
         self._error = (0, 0)
         self._clock_synced = (
-            self.options.extended_report1
+            self.options.extended_report1 or self.variant.bmw_format
             if self.options.clock_synced is None
             else self.options.clock_synced
         )
@@ -916,6 +970,14 @@ class Station:
             fields["setBoot"] = 0
             fields["DIP-Sw1"] = f"0x{dip1:02x}"
             fields["DIP-Sw2"] = f"0x{self.options.dip_sw2:02x}"
+        if self.variant.bmw_format:
+            dip1 = self.options.dip_sw1 & ~((DIP_DSW1_3 | 0x04) if self._udp_off else 0)
+            fields["ID"] = 1
+            fields["Backend"] = 1
+            fields.pop("setBoot", None)
+            fields.pop("DIP-Sw1", None)
+            fields.pop("DIP-Sw2", None)
+            fields["DIP-Sw"] = f"0x{dip1:02x}{self.options.dip_sw2:02x}"
         fields["Sec"] = self._sec(now)
         return fields
 
@@ -1071,11 +1133,29 @@ class Station:
     def _push(self, key: str, value: int) -> None:
         if self._last_client is None or self._udp_off:
             return
-        text = p.format_push(key, value)
-        if self._deferred is not None:
-            self._deferred.append(text)
-        else:
-            self._send(text, self._reply_addr(self._last_client))
+        texts = [p.format_push(key, value)]
+        if self.options.absurd > 0 and self._rng.random() < self.options.absurd:
+            forged = self._rng.choice([d for d in ABSURD_DATAGRAMS if "ID" not in d])
+            texts.append(json.dumps(forged))
+            self.stats["absurd_sent"] += 1
+        for text in texts:
+            if self._deferred is not None:
+                self._deferred.append(text)
+            else:
+                self._send(text, self._reply_addr(self._last_client))
+
+    def inject_absurd(self, count: int = len(ABSURD_DATAGRAMS)) -> int:
+        """Send ``count`` of :data:`ABSURD_DATAGRAMS` in turn, unasked, to the last client.
+
+        Returns how many were sent (none before any client has spoken to the station).
+        """
+        if self._last_client is None:
+            return 0
+        for index in range(count):
+            forged = ABSURD_DATAGRAMS[index % len(ABSURD_DATAGRAMS)]
+            self._send(json.dumps(forged), self._reply_addr(self._last_client))
+            self.stats["absurd_sent"] += 1
+        return count
 
     def _send(self, text: str, addr: tuple[str, int]) -> None:
         if self._transport is None or self._closed:
@@ -1201,6 +1281,13 @@ class Station:
             fields = self.report(number)
         except ValueError:
             return p.ERR_INVALID
+        if (
+            number in (2, 3)
+            and self.options.absurd > 0
+            and self._rng.random() < self.options.absurd
+        ):
+            fields = absurd_report(fields, self._rng)
+            self.stats["absurd_sent"] += 1
         return p.format_report(fields, compact=self.options.compact)
 
     def _cmd_currtime(self, args: list[str]) -> str | None:

@@ -10,7 +10,9 @@ class Variant:
     """What kind of station is simulated and which features it offers.
 
     The product codes and firmware strings are illustrative; they follow the pattern shown in
-    KEBA's UDP programmers guide (``KC-P30-ES240022-E0R``, ``P30 v 3.9.12 (180109-164149)``).
+    KEBA's UDP programmers guide (``KC-P30-ES240022-E0R``, ``P30 v 3.9.12 (180109-164149)``) and
+    the type key the engine reads (``custom_components/keba/kecontact/product.py``): series from
+    the third group, meter and RFID from the fourth.
     """
 
     name: str
@@ -36,6 +38,10 @@ class Variant:
     whitelist (c-series, guide §2.4)."""
     socket_outlet: bool = True
     """True for a socket outlet (idle plug state 0), False for a fixed cable (idle plug state 3)."""
+    bmw_format: bool = False
+    """BMW firmware 3.9.17's report 1: numeric ``"ID": 1``, one combined ``"DIP-Sw"`` (DSW1 in
+    the high byte) instead of ``DIP-Sw1``/``DIP-Sw2``, ``Backend`` 1, clock synchronised (so
+    report 1xx carries Unix seconds in ``started[s]``/``ended[s]``), as its owners published."""
     udp_control: bool = True
     """DIP switch DSW1.3 on. Off: only ``i`` and ``report 1`` are answered, nothing is pushed,
     and report 1 carries ``DIP-Sw1`` with the DSW1.3 bit clear."""
@@ -57,7 +63,9 @@ VARIANTS: dict[str, Variant] = {
     ),
     "p30-x": Variant(
         name="p30-x",
-        product="KC-P30-EC240422-E00-XG",
+        # x-series (series letter B), cable, MID meter, RFID reader: the x-series variant with
+        # the authorization setting of its own, so its code says RFID (last letter R).
+        product="KC-P30-EC2404B2-M0R",
         firmware=P30_FIRMWARE,
         series="P30",
         com_module=1,
@@ -70,6 +78,19 @@ VARIANTS: dict[str, Variant] = {
         firmware=P30_FIRMWARE,
         series="P30",
         udp_control=False,
+    ),
+    "bmw-connect": Variant(
+        name="bmw-connect",
+        # BMW Wallbox Connect: a P30 with a COM module and RFID, no display (report 1 as
+        # published in HomeControlLib, P. Trimmel, 2019).
+        product="BMW-10-EC2405B2-E1R",
+        firmware="P30 v 3.9.17 (180601-115841)",
+        series="P30",
+        has_display=False,
+        com_module=1,
+        explicit_auth_setting=True,
+        socket_outlet=False,
+        bmw_format=True,
     ),
     "p30-de": Variant(
         name="p30-de",
@@ -90,7 +111,8 @@ VARIANTS: dict[str, Variant] = {
     ),
     "p20-e": Variant(
         name="p20-e",
-        product="KC-P20-ES240010-000-E",
+        # P20 e-series: the third group ends in 01 (10 would be a b-series, 20/30 a c-series).
+        product="KC-P20-ES240001-000",
         firmware=P20_FIRMWARE,
         series="P20",
         has_meter=False,

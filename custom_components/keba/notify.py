@@ -26,9 +26,9 @@ async def async_setup_entry(
     entry: KebaConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the display, on stations that have one."""
+    """Add the display, on stations that have one (or may have: x-series, learned on use)."""
     coordinator = entry.runtime_data.coordinator
-    if coordinator.capabilities.display:
+    if coordinator.capabilities.display is not False:
         async_add_entities([KebaDisplayEntity(coordinator, DISPLAY)])
 
 

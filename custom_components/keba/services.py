@@ -307,7 +307,9 @@ async def _async_display(call: ServiceCall) -> None:
         raise _invalid("display_min_above_max", min_time=min_time, max_time=max_time)
 
     def prepare(entry: KebaConfigEntry) -> _Command:
-        _require(entry, entry.runtime_data.coordinator.capabilities.display, "no_display")
+        # None: an x-series whose display is learned from its first answer.
+        display = entry.runtime_data.coordinator.capabilities.display is not False
+        _require(entry, display, "no_display")
         return lambda: entry.runtime_data.station.display(text, min_time, max_time)
 
     await _async_run(call, prepare)

@@ -9,6 +9,9 @@ unknown addresses, and through ``parse_datagram`` and every model constructor di
 Checked: nothing raises or is logged as an error, unknown senders never change a station's
 state, the set of remembered unknown senders stays capped, and memory does not grow with the
 number of datagrams.
+
+A second run sends well-formed JSON with impossible magnitudes (valid types) as answers and
+pushes: no state changes and no statistic-bearing value goes backwards.
 """
 
 from __future__ import annotations
@@ -293,8 +296,6 @@ async def test_fuzz_receive_path(
     ]
     station = KebaStation(endpoint, known)
     await station.connect(read_info=False)
-    for text in (d.REPORT_1_EXTENDED, d.REPORT_2_CURRTIME_PENDING, d.REPORT_3_STARTED):
-        endpoint.datagram_received(text.encode(), known)
     link = station.link
     # Requests in flight while the fuzz arrives (fuzzed answers may complete them).
     requests = [
@@ -335,10 +336,19 @@ async def test_fuzz_receive_path(
             if count % 100 == 0:
                 await asyncio.sleep(0)  # let the requests' tasks see their answers
         growth = tracemalloc.get_traced_memory()[0] - baseline
-        # The station still understands a good datagram afterwards.
-        endpoint.datagram_received(d.REPORT_2_DISABLED.encode(), known)
-        good = ChargingStatus.from_report(json.loads(d.REPORT_2_DISABLED))
-        assert station.snapshot.status == good
+        # The station still understands a good answer to its request afterwards (with an
+        # uptime that continues from the one it believes).
+        sent_before = link.last_send_of("report 2")
+        status_request = asyncio.ensure_future(station.get_status())
+        for _ in range(800):
+            if link.last_send_of("report 2") > sent_before:
+                break
+            await asyncio.sleep(0.01)
+        fields = json.loads(d.REPORT_2_DISABLED)
+        fields["Sec"] = int(station.counters["Sec"] or fields["Sec"]) + 1
+        endpoint.datagram_received(json.dumps(fields).encode(), known)
+        assert await status_request == ChargingStatus.from_report(fields)
+        assert station.snapshot.status == ChargingStatus.from_report(fields)
     finally:
         tracemalloc.stop()
         await station.close()
@@ -348,10 +358,136 @@ async def test_fuzz_receive_path(
         # Completed, or failed the engine's way (a fuzzed TCH-ERR, the link closing).
         assert not isinstance(result, BaseException) or isinstance(result, KebaError), result
     stats = endpoint.stats
-    assert stats.received == DATAGRAMS + 4
+    assert stats.received == DATAGRAMS + 1
     assert stats.unknown_source == unknown_counted
     assert len(stats.unknown_senders) <= 256
     assert tapped.total() == 5_000
     assert growth < MEMORY_BOUND, f"{growth} bytes left behind"
-    assert link.received == DATAGRAMS // 2 + 4
+    assert link.received == DATAGRAMS // 2 + 1
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+# ------------------------------------------------------------------- absurd magnitudes
+ABSURD_DATAGRAMS = 20_000
+
+#: Impossible values of the right JSON type, per field (the robustness issue's limits: currents
+#: 0–80 A, voltages 0–300 V, power 0–50 kW, factors 0–100 %, Curr HW 0 or 6–63 A, energies
+#: ≥ 0 and bounded, enums within their values).
+ABSURD: dict[str, list[object]] = {
+    "State": [6, 42, -1, 2.5, 1e9],
+    "Plug": [2, 4, 6, 8, -7, 1e12],
+    "Enable sys": [2, -1, 1e3],
+    "Enable user": [3, -1],
+    "AuthON": [2],
+    "Authreq": [5],
+    "Input": [9, -1],
+    "Max curr": [999000, 80001, -1, 9.9e12],
+    "Max curr %": [1001, 5000, -3],
+    "Curr HW": [-5, 1, 5999, 63001, 1e9],
+    "Curr user": [1e12, -6000, 100000],
+    "Curr FS": [80001, -1],
+    "Curr timer": [1e15, -10],
+    "U1": [301, 23000, -230],
+    "U2": [4000, -1],
+    "U3": [1e308],
+    "I1": [9.9e12, 80001, -10],
+    "I2": [-1, 1e20],
+    "I3": [123456789],
+    "P": [-603749136, 50_000_001, 1e308],
+    "PF": [123456, 1001, -1],
+    "E pres": [1e308, -1, 4e18, 99999999999],
+    "E total": [-5, 1e300, 1e13],
+    "Sec": [-1, -86400, 1e30],
+    "reason": [2, 9, 11, -1],
+}
+_REPORT_FIELDS = {
+    "2": ["State", "Plug", "Enable sys", "Enable user", "AuthON", "Authreq", "Input",
+          "Max curr", "Max curr %", "Curr HW", "Curr user", "Curr FS", "Curr timer", "Sec"],
+    "3": ["U1", "U2", "U3", "I1", "I2", "I3", "P", "PF", "E pres", "E total", "Sec"],
+    "100": ["Curr HW", "E pres", "reason", "Sec"],
+}  # fmt: skip
+
+
+def absurd_datagrams(rng: random.Random) -> Iterator[bytes]:
+    """Well-formed JSON from the station's address with at least one impossible value."""
+    good = {
+        "2": json.loads(d.REPORT_2_DISABLED),
+        "3": json.loads(d.REPORT_3_CHARGING),
+        "100": json.loads(d.REPORT_100_RFID),
+    }
+    while True:
+        if rng.random() < 0.4:
+            names = sorted(PUSH_FIELDS)
+            fields: dict[str, object] = {}
+            for name in rng.sample(names, rng.randint(1, 2)):
+                fields[name] = rng.choice(ABSURD[name])
+        else:
+            report = rng.choice(list(_REPORT_FIELDS))
+            fields = dict(good[report])
+            fields["ID"] = int(report) if rng.random() < 0.3 else report
+            for name in rng.sample(_REPORT_FIELDS[report], rng.randint(1, 3)):
+                fields[name] = rng.choice(ABSURD[name])
+        yield json.dumps(fields).encode()
+
+
+async def test_fuzz_absurd_values(
+    socket_enabled: None, loopback: LoopbackNet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """20 000 datagrams of absurd magnitudes, as answers and pushes: nothing changes.
+
+    The station has believed state (reports 2, 3 and 100 answered); its requests stay pending
+    so that the absurd reports count as answers. No datagram may change the snapshot, and no
+    statistic-bearing value (total and session energy, uptime, session id) may go backwards.
+    """
+    caplog.set_level(logging.WARNING)
+    rng = random.Random(SEED)
+    pool = EndpointPool()
+    endpoint = await pool.acquire(loopback.client_ip, 0)
+    known = loopback.station_ip(0)
+    station = KebaStation(endpoint, known)
+    await station.connect(read_info=False)
+    link = station.link
+    try:
+        good = {
+            2: dict(json.loads(d.REPORT_2_DISABLED), Sec=1541),
+            3: dict(json.loads(d.REPORT_3_CHARGING), **{"E pres": 52000, "E total": 9_000_000}),
+            100: dict(json.loads(d.REPORT_100_RFID), Sec=1541),
+        }
+        readers = {2: station.get_status, 3: station.get_meter, 100: station.get_session}
+        for report_id, fields in good.items():
+            task = asyncio.ensure_future(readers[report_id]())
+            for _ in range(300):
+                if link.last_send_of(f"report {report_id}") > float("-inf"):
+                    break
+                await asyncio.sleep(0.01)
+            endpoint.datagram_received(json.dumps(fields).encode(), known)
+            await task
+        before = station.snapshot
+        assert before.meter is not None
+        assert before.meter.total_energy_kwh == pytest.approx(900.0)
+        counters = dict(station.counters)
+        # Requests that stay unanswered by anything plausible for the whole run.
+        pending = [
+            asyncio.ensure_future(call)
+            for call in (station.get_status(), station.get_meter(), station.get_session(100))
+        ]
+        await asyncio.sleep(0)
+        fuzz = absurd_datagrams(rng)
+        for count in range(ABSURD_DATAGRAMS):
+            endpoint.datagram_received(next(fuzz), known)
+            assert station.snapshot is before
+            now = station.counters
+            for name, value in counters.items():
+                assert value is None or (now[name] is not None and now[name] >= value), name
+            if count % 500 == 0:
+                await asyncio.sleep(0)
+        assert station.rejected.total + station.unsolicited == ABSURD_DATAGRAMS
+        assert station.rejected.total > ABSURD_DATAGRAMS // 2
+        logged = [r for r in caplog.records if "dropped an implausible" in r.getMessage()]
+        assert len(logged) == len(station.rejected.by_reason)  # once per reason
+    finally:
+        await station.close()
+        await pool.release(endpoint)
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    for result in results:
+        assert isinstance(result, KebaError), result

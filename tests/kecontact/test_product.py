@@ -7,6 +7,8 @@ import pytest
 from custom_components.keba.kecontact import Capabilities, Model, Series
 
 FULL = {"meter": True, "display": True, "currtime": True, "session_history": True}
+#: The x-series: like the c-series, but whether there is a display is learned (None).
+X_FULL = {**FULL, "display": None}
 
 
 @pytest.mark.parametrize(
@@ -28,18 +30,27 @@ FULL = {"meter": True, "display": True, "currtime": True, "session_history": Tru
                 **FULL,
             },
         ),
-        # P30 x-series with cable and MID meter: known by its series letter...
+        # P30 x-series with cable and MID meter: known by its series letter (also while its
+        # COM module is still starting and report 1 says 0)...
         (
             "KC-P30-EC2404B2-M0R",
             None,
-            {"series": Series.X, "socket": False, "web_interface": True, "rfid": True, **FULL},
+            {"series": Series.X, "socket": False, "web_interface": True, "rfid": True, **X_FULL},
         ),
+        ("KC-P30-EC2404B2-M0R", False, {"series": Series.X}),
         # ...or by the COM module of report 1 whatever the code says.
         (
             "KC-P30-EC240422-E00-XG",
             True,
-            {"series": Series.X, "model_name": "KeContact P30 x-series", "rfid": False, **FULL},
+            {"series": Series.X, "model_name": "KeContact P30 x-series", "rfid": False, **X_FULL},
         ),
+        # An x-series without RFID and one whose display is unknown (openhab-addons#2038: a
+        # KC-P30-EC2201C2-E00-CW with COM-module 1): RFID only from the code's last letter,
+        # the display learned from the station.
+        ("KC-P30-EC2201C2-E00-CW", True, {"series": Series.X, "rfid": False, "display": None}),
+        ("KC-P30-EC2201C2-E00-CL", None, {"series": Series.X, "display": None}),
+        # A c-series with RFID (the guide's) and one without.
+        ("KC-P30-EC240422-E00", False, {"series": Series.C, "rfid": False, "display": True}),
         ("KC-P30-EC240422-E00-XG", False, {"series": Series.C, "web_interface": False}),
         # c-series without meter: no display, no report 3.
         ("KC-P30-ES240022-00R", False, {"series": Series.C, "meter": False, "display": False}),
@@ -102,20 +113,29 @@ def test_p20(product: str, series: Series, meter: bool, rfid: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("product", "series", "web"),
+    ("product", "com_module", "series", "name", "web"),
     [
-        ("BMW-10-EC240522-E1R", Series.C, False),
-        ("BMW-10-ESS40022-E1R", Series.C, False),
-        ("BMW-10-EC2405B2-E1R", Series.X, True),
+        # BMW Wallbox Plus codes (dannerph/keba-kecontact): no COM module reported.
+        ("BMW-10-EC240522-E1R", False, Series.C, "Wallbox Plus", False),
+        ("BMW-10-ESS40022-E1R", False, Series.C, "Wallbox Plus", False),
+        # BMW Wallbox Connect: its report 1 says "COM-module": 1 (HomeControlLib, 2019).
+        ("BMW-10-EC2405B2-E1R", True, Series.X, "Wallbox Connect", True),
+        ("BMW-10-EC2405B2-E1R", None, Series.X, "Wallbox Connect", True),
+        # The series of an OEM code is not read from its letters: COM-module decides.
+        ("BMW-10-EC2405B2-E1R", False, Series.C, "Wallbox Connect", False),
+        ("BMW-10-EC9999X2-E1R", None, Series.UNKNOWN, "Wallbox", False),
     ],
 )
-def test_bmw_oem(product: str, series: Series, web: bool) -> None:
+def test_bmw_oem(
+    product: str, com_module: bool | None, series: Series, name: str, web: bool
+) -> None:
     """BMW wallboxes are P30 inside: meter, RFID, currtime, history, but no display."""
-    caps = Capabilities.from_product(product)
+    caps = Capabilities.from_product(product, com_module=com_module)
     assert caps.manufacturer == "BMW"
     assert caps.model is Model.OEM
     assert caps.series is series
-    assert caps.model_name == f"Wallbox (KeContact P30 {series.value})"
+    inside = "KeContact P30" if series is Series.UNKNOWN else f"KeContact P30 {series.value}"
+    assert caps.model_name == f"{name} ({inside})"
     assert caps.meter is True
     assert caps.rfid is True
     assert caps.currtime is True
@@ -124,13 +144,21 @@ def test_bmw_oem(product: str, series: Series, web: bool) -> None:
     assert caps.web_interface is web
 
 
+def test_learn() -> None:
+    """What a station's answers show replaces what the code could not tell."""
+    caps = Capabilities.from_product("KC-P30-EC2201C2-E00-CW", com_module=True)
+    assert caps.learn(display=False).display is False
+    assert caps.learn(rfid=True).rfid is True
+    assert caps.learn() == caps
+
+
 @pytest.mark.parametrize(
     "product", ["", "   ", "KC", "KC-P30", "KC-P99-ZZZ", "XYZ-1-2-3-4-5", "KC-P30-\u00e4\u00f6-E0R"]
 )
 def test_unknown_codes(product: str) -> None:
     """Unknown or truncated codes never raise and fall back to what a P30 c-series can do."""
     caps = Capabilities.from_product(product)
-    assert caps.series in (Series.C, Series.X, Series.E, Series.B)
+    assert caps.series in (Series.C, Series.X, Series.E, Series.B, Series.UNKNOWN)
     assert caps.currtime is True
     assert caps.session_history is True
     assert caps.model_name

@@ -186,10 +186,18 @@ async def test_pushes_reach_listeners(
     await wait_until(lambda: any(e.fields == {"State": 3} for e in events))
     assert station.snapshot.status.charging is True
 
+    # Unplugging ends the session and slows polling: the push is held until report 2
+    # (asked for by the station itself, within the timing rules) confirms it.
     simulated.unplug()
     await wait_until(lambda: any(e.fields == {"Plug": 0} for e in events))
+    provisional = next(e for e in events if e.fields == {"Plug": 0})
+    assert provisional.kind is EventKind.PROVISIONAL
+    assert station.snapshot.status.vehicle_plugged is True
+    assert station.provisional == {"Plug": 0}
+    await wait_until(lambda: any(e.kind is EventKind.STATUS for e in events), within=7.0)
     assert station.snapshot.status.plug_raw == 0
     assert station.snapshot.status.vehicle_plugged is False
+    assert station.provisional == {}
 
     remove()
     count = len(events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,10 @@ INVALID: dict[str, list[Call]] = {
         lambda s: s.set_energy_limit("5"),  # type: ignore[arg-type]
         lambda s: s.set_energy_limit(True),
         lambda s: s.set_energy_limit(float("inf")),
+        # Rounds to "setenergy 0", which would remove the limit (robustness issue, item 5).
+        lambda s: s.set_energy_limit(0.00001),
+        lambda s: s.set_energy_limit(0.000049),
+        lambda s: s.set_energy_limit(-0.00001),
     ],
     "set_output": [
         lambda s: s.set_output(2),
@@ -92,6 +97,22 @@ INVALID: dict[str, list[Call]] = {
         lambda s: s.get_session(1),
     ],
 }
+
+
+async def test_energy_limit_smallest_step(
+    engine: Engine, start_simulator: SimulatorFactory, no_timing_violations: list[Simulator]
+) -> None:
+    """The refusal names the step and how to remove the limit; 0 and 0.0001 kWh are sent."""
+    sim = await start_simulator(variant="p30-c", scenario="charging")
+    no_timing_violations.append(sim)
+    station = await engine.station(sim)
+    with pytest.raises(KebaValidationError, match=r"0\.0001 kWh.*use 0 to remove it"):
+        await station.set_energy_limit(0.00001)
+    await station.set_energy_limit(0.0001)
+    assert sim.stations[0].report(2)["Setenergy"] == 1
+    sent = [text for _, _, text in sim.stations[0].received]
+    assert "setenergy 0" not in sent
+    assert "setenergy 1" in sent
 
 
 @pytest.mark.parametrize("group", INVALID)
@@ -167,13 +188,46 @@ async def test_p30_de_gating(
 async def test_rfid_gating(
     engine: Engine, start_simulator: SimulatorFactory, no_timing_violations: list[Simulator]
 ) -> None:
-    """start/stop need an RFID reader, or authorization switched on at the station."""
-    sim = await start_simulator(variant="p30-x", scenario="plugged")
+    """start/stop need an RFID reader, or authorization switched on at the station.
+
+    An x-series without RFID in its code (openhab-addons#2038's KC-P30-EC2201C2-E00-CW).
+    """
+    sim = await start_simulator(
+        variant="p30-x", product="KC-P30-EC2201C2-E00-CW", scenario="plugged"
+    )
     no_timing_violations.append(sim)
     station = await engine.station(sim)
     with pytest.raises(KebaUnsupportedError, match="RFID"):
         await station.start_session("f2875063")
     sim.stations[0].set_auth(True)
     await station.get_status()
+    assert station.capabilities is not None
+    assert station.capabilities.rfid is True  # learned from AuthON in report 2
     await station.start_session("f2875063")
     assert sim.stations[0].commands["start"] == 1
+
+
+async def test_display_learned_from_the_station(
+    engine: Engine, start_simulator: SimulatorFactory, no_timing_violations: list[Simulator]
+) -> None:
+    """An x-series whose code cannot tell: the first ``display`` answer settles it."""
+    sim = await start_simulator(count=2, variant="p30-x", product="KC-P30-EC2201C2-E00-CW")
+    no_timing_violations.append(sim)
+    with_display = await engine.station(sim, 0)
+    without = await engine.station(sim, 1)
+    sim.stations[1].variant = replace(sim.stations[1].variant, has_display=False)
+    for station in (with_display, without):
+        assert station.capabilities is not None
+        assert station.capabilities.display is None
+    await with_display.display("Hello")
+    assert with_display.capabilities is not None
+    assert with_display.capabilities.display is True
+    with pytest.raises(KebaUnsupportedError, match="no display"):
+        await without.display("Hello")
+    assert without.capabilities is not None
+    assert without.capabilities.display is False
+    await without.get_info()  # re-reading report 1 keeps what was learned
+    assert without.capabilities.display is False
+    with pytest.raises(KebaUnsupportedError):
+        await without.display("Again")
+    assert sim.stations[1].commands["display"] == 1

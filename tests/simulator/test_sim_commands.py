@@ -8,6 +8,7 @@ import json
 import pytest
 
 from simulator import station as station_module
+from simulator.station import ABSURD_DATAGRAMS
 
 from .simtest_helpers import SimFactory, UdpClient, wait_until
 
@@ -439,7 +440,8 @@ async def test_udp_disabled(make_sim: SimFactory, client: UdpClient) -> None:
     sim = await make_sim(udp_disabled=True, extended_report1=True, scenario="charging")
     st = sim.stations[0]
     assert "Firmware" in await client.request(st, "i")
-    assert (await client.report(st, 1))["DIP-Sw1"] == "0x21"
+    # 0x25 with DSW1.3 cleared: 0x20 (DSW1.1 = MSB reading) and 0x04 (LSB reading) both off.
+    assert (await client.report(st, 1))["DIP-Sw1"] == "0x01"
     await client.no_reply(st, "report 2")
     await client.no_reply(st, "ena 0")
     assert st.report(2)["Enable user"] == 1
@@ -473,3 +475,39 @@ async def test_handle_command_without_network(make_sim: SimFactory) -> None:
     assert st.handle_command("curr 16000") == OK
     assert json.loads(st.handle_command("report 2") or "")["Curr user"] == 16000
     assert st.handle_command("") is None
+
+
+@pytest.mark.asyncio
+async def test_udp_off_variant(make_sim: SimFactory, client: UdpClient) -> None:
+    """The ``p30-c-udp-off`` variant: DSW1.3 off without any option, its DIP bit clear."""
+    sim = await make_sim(variant="p30-c-udp-off")
+    st = sim.stations[0]
+    report = await client.report(st, 1)
+    assert int(report["DIP-Sw1"], 16) & 0x20 == 0
+    assert int(report["DIP-Sw1"], 16) & 0x04 == 0
+    await client.no_reply(st, "report 2")
+    await client.no_reply(st, "report 3")
+    assert "Firmware" in await client.request(st, "i")
+
+
+@pytest.mark.asyncio
+async def test_absurd_values_mode(make_sim: SimFactory, client: UdpClient) -> None:
+    """Fault mode ``absurd``: answers carry one impossible value, pushes get a forged twin."""
+    sim = await make_sim(absurd=1.0, scenario="charging")
+    st = sim.stations[0]
+    report_2 = await client.report(st, 2)
+    report_3 = await client.report(st, 3)
+    assert any(report_2.get(k) == v for k, v in station_module._ABSURD_VALUES[2]), report_2
+    assert any(report_3.get(k) == v for k, v in station_module._ABSURD_VALUES[3]), report_3
+    assert st.stats["absurd_sent"] >= 2
+
+
+@pytest.mark.asyncio
+async def test_inject_absurd(make_sim: SimFactory, client: UdpClient) -> None:
+    """``inject_absurd`` sends the robustness issue's forged datagrams to the last client."""
+    sim = await make_sim()
+    st = sim.stations[0]
+    await client.report(st, 1)
+    assert st.inject_absurd() == len(ABSURD_DATAGRAMS)
+    received = [(await client.recv())[2] for _ in ABSURD_DATAGRAMS]
+    assert [json.loads(text) for text in received] == list(ABSURD_DATAGRAMS)

@@ -189,3 +189,22 @@ async def test_all_replies_fit_512_bytes(make_sim: SimFactory, client: UdpClient
         text = await client.request(st, f"report {number}")
         assert len(text.encode()) <= 512
         assert json.loads(text)["ID"] == str(number)
+
+
+@pytest.mark.asyncio
+async def test_bmw_connect_formats(make_sim: SimFactory, client: UdpClient) -> None:
+    """The BMW Wallbox Connect variant answers in its firmware's published forms."""
+    sim = await make_sim(variant="bmw-connect")
+    st = sim.stations[0]
+    report = await client.report(st, 1)
+    assert report["ID"] == 1
+    assert report["Product"] == "BMW-10-EC2405B2-E1R"
+    assert report["COM-module"] == 1
+    assert report["DIP-Sw"] == "0x2502"
+    assert "DIP-Sw1" not in report
+    assert report["timeQ"] == 3
+    st.plug_in()
+    st.unplug()
+    history = await client.report(st, 101)
+    assert history["started[s]"] > 1_600_000_000  # Unix seconds, not uptime
+    assert await client.request(st, "display 0 0 0 0 hi") == "TCH-ERR :unknown command"

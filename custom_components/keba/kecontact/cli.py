@@ -4,7 +4,8 @@
 JSON document, ``watch HOST`` prints live updates (pushes and polls) as JSON lines.
 
 ``status`` says ``"udp_control": false`` with a message naming DIP switch DSW1.3 (exit code 1)
-when the station answers report 1 but not report 2.
+when the station answers report 1 but not report 2, and lists what it dropped as implausible
+under ``"rejected"``; ``watch`` prints every dropped datagram as a ``"rejected"`` line.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from .const import COM_PAUSE, REPORT_SESSION_LATEST, STATION_PORT
 from .discovery import discover
 from .exceptions import KebaError, KebaUnsupportedError, UdpControlDisabledError
+from .plausibility import RejectedSample
 from .station import PROBE_CONTROL_TIMEOUT, KebaStation, StationEvent
 from .transport import EndpointPool
 
@@ -116,6 +118,7 @@ async def _status(
         document["session"] = await station.get_session(REPORT_SESSION_LATEST)
         if history:
             document["history"] = await station.get_history()
+    document["rejected"] = station.rejected.as_dict()
     return document
 
 
@@ -126,8 +129,20 @@ async def _watch(station: KebaStation, interval: float, duration: float) -> None
             indent=None,
         )
 
+    def on_rejected(sample: RejectedSample) -> None:
+        _print(
+            {
+                "event": "rejected",
+                "reason": sample.reason,
+                "source": sample.source,
+                "fields": {key: repr(value)[:40] for key, value in sample.fields.items()},
+            },
+            indent=None,
+        )
+
     await station.connect()
     station.add_listener(on_event)
+    station.add_rejection_listener(on_rejected)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -486,6 +486,20 @@ def _parse_timestamp(raw: object) -> datetime | None:
     return None
 
 
+#: Seconds of 2000-01-01 UTC: a ``started[s]`` this large is a time, not an uptime.
+_EPOCH_SECONDS_MIN = 946_684_800
+_EPOCH_SECONDS_MAX = 4_102_444_800  # 2100-01-01
+
+
+def _uptime_or_time(raw_seconds: object, raw_text: object) -> tuple[int | None, datetime | None]:
+    """``started[s]`` and ``started`` (or the ``ended`` pair): uptime and time of day."""
+    seconds = _as_int(raw_seconds)
+    when = _parse_timestamp(raw_text)
+    if seconds is not None and _EPOCH_SECONDS_MIN <= seconds < _EPOCH_SECONDS_MAX:
+        return None, when or datetime.fromtimestamp(seconds, UTC)
+    return seconds, when
+
+
 def _all_zero(text: str | None) -> bool:
     return not text or set(text) <= {"0"}
 
@@ -514,17 +528,26 @@ class ChargingSession:
 
     @classmethod
     def from_report(cls, data: Mapping[str, Any]) -> Self:
-        """Build from the fields of report 1xx."""
+        """Build from the fields of report 1xx.
+
+        ``started[s]``/``ended[s]`` are the uptime at the session's start and end (guide
+        §3.2.5), but a BMW Wallbox on firmware 3.9.17 sends Unix epoch seconds there (datagrams
+        published by its owners). No station runs 30 years without a restart, so a value from
+        2000-01-01 (946 684 800) on is read as a time: it fills ``started``/``ended`` when those
+        are missing and leaves the uptime fields None.
+        """
+        started_s, started = _uptime_or_time(data.get("started[s]"), data.get("started"))
+        ended_s, ended = _uptime_or_time(data.get("ended[s]"), data.get("ended"))
         return cls(
             report_id=_as_int(data.get("ID")) or REPORT_SESSION_LATEST,
             session_id=_as_int(data.get("Session ID")),
             hardware_current_limit=_scaled(data.get("Curr HW"), 1000),
             energy_start_kwh=_scaled(data.get("E start"), 10000),
             energy_kwh=_scaled(data.get("E pres"), 10000),
-            started_uptime_s=_as_int(data.get("started[s]")),
-            ended_uptime_s=_as_int(data.get("ended[s]")),
-            started=_parse_timestamp(data.get("started")),
-            ended=_parse_timestamp(data.get("ended")),
+            started_uptime_s=started_s,
+            ended_uptime_s=ended_s,
+            started=started,
+            ended=ended,
             end_reason=_enum_or_none(SessionEndReason, data.get("reason")),
             end_reason_raw=_as_int(data.get("reason")),
             time_quality=TimeQuality.from_raw(data.get("timeQ")),

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 import enum
 import ipaddress
 import logging
@@ -32,6 +32,7 @@ from .const import (
 from .exceptions import (
     KebaCommandError,
     KebaConnectionError,
+    KebaError,
     KebaImplausibleError,
     KebaTimeoutError,
     KebaUnsupportedError,
@@ -49,13 +50,28 @@ from .models import (
     StationSnapshot,
 )
 from .parser import CommandReply, Datagram, FirmwareReply, PushMessage, ReportReply
+from .plausibility import (
+    CounterGuard,
+    Judgement,
+    RejectedSample,
+    RejectionStats,
+    check_fields,
+    energy_guard,
+    number,
+    session_id_guard,
+    uptime_guard,
+)
 from .product import Capabilities
 from .transport import KebaEndpoint
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Uptime may jitter by a second or two between reports; a larger step back is a reboot.
-_REBOOT_UPTIME_TOLERANCE_S = 5
+#: Reports the plausibility layer judges (and applies); others are ignored.
+_JUDGED_REPORTS = frozenset({1, 2, 3, *range(100, 131)})
+#: Verdicts on solicited reports kept until their requester reads them.
+_VERDICTS_KEPT = 256
+#: At most this many fields of a rejected datagram are kept as its sample.
+_SAMPLE_FIELDS = 24
 
 #: How long :meth:`KebaStation.probe` waits for report 2 or 3 once report 1 has answered:
 #: two attempts of each (the second after KEBA's 5 s t_COM_pause, plus its answer time).
@@ -71,6 +87,12 @@ class EventKind(enum.StrEnum):
     METER = "meter"
     SESSION = "session"
     REBOOT = "reboot"
+    #: A push that would change whether a vehicle is plugged in or charging (and so the
+    #: polling pace, or start or end a session) arrived. It is NOT in the snapshot: the station
+    #: reads report 2 to confirm it (within the timing rules), and that report's ``STATUS``
+    #: event carries the confirmed state. ``fields`` holds the pushed values;
+    #: :attr:`KebaStation.provisional` holds them until report 2 has answered or failed.
+    PROVISIONAL = "provisional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +105,7 @@ class StationEvent:
 
 
 type StationListener = Callable[[StationEvent], None]
+type RejectionListener = Callable[[RejectedSample], None]
 
 
 async def resolve_host(host: str) -> str:
@@ -143,7 +166,26 @@ def display_text(text: str) -> str:
 
 
 class KebaStation:
-    """One charging station reached through a shared :class:`KebaEndpoint`."""
+    """One charging station reached through a shared :class:`KebaEndpoint`.
+
+    Trust contract (what listeners and the snapshot can rely on):
+
+    * Only reports this client asked for change state; a report nobody here asked for is
+      ignored and counted in :attr:`unsolicited`.
+    * Every report and push is checked by :mod:`.plausibility` first. One implausible field
+      (out of range, wrong type, NaN, an undefined enum value, power beyond U·I) drops the
+      whole datagram: it is counted per reason in :attr:`rejected` (with the last sample),
+      logged once per reason, passed to rejection listeners, and changes nothing. A request
+      whose answer was dropped raises :class:`KebaImplausibleError`.
+    * ``Sec``, ``E total``, ``E pres`` and report 100's ``Session ID`` never go backwards (or
+      leap forward) on one datagram: pushes that would are dropped; a polled report that
+      would is held, and believed when the next polled report continues from it (a restart
+      is then announced with a ``REBOOT`` event). Statistics built from the snapshot's
+      energies therefore never see a forged decrease.
+    * A push that would change whether a vehicle is plugged in, or whether the station is
+      busy (plugged or charging), is not applied: a ``PROVISIONAL`` event announces it and
+      report 2 is requested to confirm it (see :class:`EventKind`).
+    """
 
     def __init__(self, endpoint: KebaEndpoint, host: str) -> None:
         """Prepare a client for ``host``; :meth:`connect` opens it."""
@@ -155,9 +197,29 @@ class KebaStation:
         self._link: StationLink | None = None
         self._remove_link_listener: Callable[[], None] | None = None
         self._listeners: list[StationListener] = []
-        self._last_uptime: int | None = None
         self._current_target_ma: int | None = None
         self.reboots = 0
+        #: Datagrams dropped as implausible: total, per reason and the last one.
+        self.rejected = RejectionStats()
+        #: Reports that arrived while this client had not asked for them (ignored).
+        self.unsolicited = 0
+        #: Pushed fields waiting for report 2 to confirm them (see ``EventKind.PROVISIONAL``).
+        self.provisional: dict[str, Any] = {}
+        self._rejection_listeners: list[RejectionListener] = []
+        self._logged_reasons: set[str] = set()
+        self._awaiting: dict[int, int] = {}
+        # Verdicts on recent solicited reports by object identity (the reply object is kept,
+        # so its id is not reused while it is in here).
+        self._verdicts: dict[int, tuple[ReportReply, str | None]] = {}
+        self._uptime = uptime_guard()
+        self._guards: dict[str, CounterGuard] = {
+            "E total": energy_guard("E total"),
+            "E pres": energy_guard("E pres"),
+        }
+        self._session_id = session_id_guard()
+        self._confirm_task: asyncio.Task[None] | None = None
+        #: Capabilities learned from the station's answers; they outlive report 1 re-reads.
+        self._learned: dict[str, bool] = {}
 
     # ---------------------------------------------------------------- lifecycle
     async def connect(self, *, read_info: bool = True) -> StationInfo | None:
@@ -172,6 +234,11 @@ class KebaStation:
 
     async def close(self) -> None:
         """Detach from the endpoint."""
+        if self._confirm_task is not None:
+            self._confirm_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._confirm_task
+            self._confirm_task = None
         if self._remove_link_listener is not None:
             self._remove_link_listener()
             self._remove_link_listener = None
@@ -261,6 +328,26 @@ class KebaStation:
 
         return remove
 
+    @property
+    def counters(self) -> dict[str, float | None]:
+        """The counters as believed (raw units): ``Sec``, ``E total``, ``E pres``, ``Session ID``.
+
+        These only move on datagrams that passed the checks; diagnostics can show them next to
+        :attr:`rejected`.
+        """
+        guards = [self._uptime, *self._guards.values(), self._session_id]
+        return {guard.name: guard.value for guard in guards}
+
+    def add_rejection_listener(self, listener: RejectionListener) -> Callable[[], None]:
+        """Call ``listener`` with every datagram dropped as implausible; returns the remover."""
+        self._rejection_listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._rejection_listeners.remove(listener)
+
+        return remove
+
     # ------------------------------------------------------------- live state
     def _emit(self, kind: EventKind, fields: dict[str, Any] | None = None) -> None:
         event = StationEvent(kind, self.snapshot, fields or {})
@@ -270,58 +357,196 @@ class KebaStation:
             except Exception:
                 _LOGGER.exception("%s: station listener failed", self.host)
 
-    def _check_uptime(self, uptime: int | None) -> None:
-        if uptime is None:
-            return
-        previous, self._last_uptime = self._last_uptime, uptime
-        if previous is not None and uptime + _REBOOT_UPTIME_TOLERANCE_S < previous:
-            self.reboots += 1
-            _LOGGER.info("%s restarted (uptime %s s, was %s s)", self.host, uptime, previous)
-            self._current_target_ma = None
-            self._emit(EventKind.REBOOT, {"uptime_s": uptime, "previous_uptime_s": previous})
+    def _reject(self, reason: str, source: str, fields: dict[str, Any]) -> None:
+        stats = self.rejected
+        stats.total += 1
+        stats.by_reason[reason] = stats.by_reason.get(reason, 0) + 1
+        sample = RejectedSample(
+            reason=reason,
+            source=source,
+            fields=dict(list(fields.items())[:_SAMPLE_FIELDS]),
+            received=datetime.now(UTC),
+        )
+        stats.last = sample
+        if reason not in self._logged_reasons:
+            self._logged_reasons.add(reason)
+            _LOGGER.warning(
+                "%s: dropped an implausible %s (%s): %.200r; further ones with this reason "
+                "are only counted",
+                self.host,
+                source,
+                reason,
+                fields,
+            )
+        for listener in list(self._rejection_listeners):
+            try:
+                listener(sample)
+            except Exception:
+                _LOGGER.exception("%s: rejection listener failed", self.host)
 
     def _on_datagram(self, datagram: Datagram) -> None:
         match datagram:
             case PushMessage(fields=fields):
-                status, meter = self.snapshot.status, self.snapshot.meter
-                for name, value in fields.items():
-                    if status is not None:
-                        status = status.with_push(name, value)
-                    if meter is not None:
-                        meter = meter.with_push(name, value)
-                self.snapshot = replace(self.snapshot, status=status, meter=meter)
-                self._emit(EventKind.PUSH, dict(fields))
-            case ReportReply(report_id=1, fields=fields):
+                self._on_push(fields)
+            case ReportReply(report_id=report_id, fields=fields) if report_id in _JUDGED_REPORTS:
+                if self._awaiting.get(report_id, 0) <= 0:
+                    self.unsolicited += 1
+                    return
+                reason = self._judge_report(report_id, fields)
+                self._verdicts[id(datagram)] = (datagram, reason)
+                while len(self._verdicts) > _VERDICTS_KEPT:
+                    del self._verdicts[next(iter(self._verdicts))]
+                if reason is None:
+                    self._apply_report(report_id, fields)
+            case _:
+                pass
+
+    def _judge_report(self, report_id: int, fields: dict[str, Any]) -> str | None:
+        """Why a polled report must be dropped, or None; updates the counter guards."""
+        reason = check_fields(report_id, fields)
+        if reason is not None:
+            self._reject(reason, f"report {report_id}", fields)
+            return reason
+        now = self.endpoint.clock.time()
+        checks: list[tuple[CounterGuard, float]] = []
+        uptime = number(fields.get("Sec"))
+        if uptime is not None:
+            checks.append((self._uptime, uptime))
+        if report_id == 3:
+            for name, guard in self._guards.items():
+                value = number(fields.get(name))
+                if value is not None:
+                    checks.append((guard, value))
+        if report_id == 100:
+            session_id = number(fields.get("Session ID"))
+            if session_id:  # 0: no session since the restart
+                checks.append((self._session_id, session_id))
+        judged = [(guard, value, guard.judge(value, now, polled=True)) for guard, value in checks]
+        held = next((g for g, _, j in judged if j == Judgement.HELD), None)
+        accepted = held is None
+        previous_uptime = self._uptime.value
+        for guard, value, judgement in judged:
+            guard.commit(value, now, judgement, accepted=accepted)
+        if not accepted:
+            assert held is not None
+            reason = f"{held.name}: discontinuity awaiting confirmation"
+            self._reject(reason, f"report {report_id}", fields)
+            return reason
+        if (
+            uptime is not None
+            and previous_uptime is not None
+            and uptime + self._uptime.backslack < previous_uptime
+        ):
+            self._on_reboot(int(uptime), int(previous_uptime))
+        return None
+
+    def _on_reboot(self, uptime: int, previous: int) -> None:
+        self.reboots += 1
+        _LOGGER.info("%s restarted (uptime %s s, was %s s)", self.host, uptime, previous)
+        self._current_target_ma = None
+        # A restart may reset the session energy; the next report 3 starts the guard anew.
+        self._guards["E pres"].reset()
+        self._emit(EventKind.REBOOT, {"uptime_s": uptime, "previous_uptime_s": previous})
+
+    def _apply_report(self, report_id: int, fields: dict[str, Any]) -> None:
+        match report_id:
+            case 1:
                 info = StationInfo.from_report(fields)
                 self.capabilities = Capabilities.from_product(
                     info.product, com_module=info.com_module
-                )
-                self._check_uptime(info.uptime_s)
+                ).learn(**self._learned)
                 self.snapshot = replace(self.snapshot, info=info)
                 self._emit(EventKind.INFO)
-            case ReportReply(report_id=2, fields=fields):
+            case 2:
+                self.provisional = {}
                 status = ChargingStatus.from_report(fields)
-                self._check_uptime(status.uptime_s)
+                if status.auth_on:
+                    # An authorization function is on: the station has RFID (or its x-series
+                    # equivalent) whatever its product code says.
+                    self._learn(rfid=True)
                 self.snapshot = replace(self.snapshot, status=status)
                 self._emit(EventKind.STATUS)
-            case ReportReply(report_id=3, fields=fields):
-                meter = MeterReading.from_report(fields)
-                self._check_uptime(meter.uptime_s)
-                self.snapshot = replace(self.snapshot, meter=meter)
+            case 3:
+                self.snapshot = replace(self.snapshot, meter=MeterReading.from_report(fields))
                 self._emit(EventKind.METER)
-            case ReportReply(report_id=100, fields=fields):
+            case 100:
                 # The latest session never overwrites live values (its E pres lags behind).
                 self.snapshot = replace(self.snapshot, session=ChargingSession.from_report(fields))
                 self._emit(EventKind.SESSION)
             case _:
-                pass
+                pass  # history reports are returned to their caller only
+
+    def _on_push(self, fields: dict[str, Any]) -> None:
+        reason = check_fields("push", fields)
+        session_energy = number(fields.get("E pres"))
+        guard = self._guards["E pres"]
+        now = self.endpoint.clock.time()
+        judgement = Judgement.CONTINUOUS
+        if reason is None and session_energy is not None:
+            judgement = guard.judge(session_energy, now, polled=False)
+            if judgement == Judgement.REFUSED:
+                reason = "E pres: went backwards or jumped (push)"
+        if reason is not None:
+            self._reject(reason, "push", fields)
+            return
+        status, meter = self.snapshot.status, self.snapshot.meter
+        if status is not None:
+            for name, value in fields.items():
+                status = status.with_push(name, value)
+            if _needs_confirmation(self.snapshot.status, status):
+                self.provisional = {**self.provisional, **fields}
+                self._emit(EventKind.PROVISIONAL, dict(fields))
+                self._request_confirmation()
+                return
+        if session_energy is not None and meter is not None:
+            guard.commit(session_energy, now, judgement, accepted=True)
+        if meter is not None:
+            for name, value in fields.items():
+                meter = meter.with_push(name, value)
+        self.snapshot = replace(self.snapshot, status=status, meter=meter)
+        self._emit(EventKind.PUSH, dict(fields))
+
+    def _request_confirmation(self) -> None:
+        """Ask for report 2 once (the link keeps the timing rules); it settles the push."""
+        if self._confirm_task is not None and not self._confirm_task.done():
+            return
+        self._confirm_task = asyncio.get_running_loop().create_task(
+            self._confirm(), name=f"keba-confirm-{self.host}"
+        )
+
+    async def _confirm(self) -> None:
+        try:
+            await self._report(2)
+        except KebaError as err:
+            _LOGGER.debug("%s: report 2 to confirm a push failed: %s", self.host, err)
+        finally:
+            self.provisional = {}
 
     # ------------------------------------------------------------------ reports
     async def _report(self, report_id: int) -> dict[str, Any]:
-        reply, _ = await self.link.request(f"report {report_id}")
+        link = self.link
+        self._awaiting[report_id] = self._awaiting.get(report_id, 0) + 1
+        try:
+            reply, _ = await link.request(f"report {report_id}")
+        finally:
+            self._awaiting[report_id] -= 1
         if not isinstance(reply, ReportReply):  # pragma: no cover - matching guarantees it
             raise KebaConnectionError(f"unexpected answer to report {report_id}")
+        verdict = self._verdicts.pop(id(reply), None)
+        reason = (
+            verdict[1]
+            if verdict is not None and verdict[0] is reply
+            else check_fields(report_id, reply.fields)
+        )
+        if reason is not None:
+            raise KebaImplausibleError(f"{self.host}: report {report_id} dropped: {reason}")
         return reply.fields
+
+    def _have[T](self, value: T | None, report_id: int) -> T:
+        """The snapshot's part for a report just read; absent when the report was held back."""
+        if value is None:
+            raise KebaImplausibleError(f"{self.host}: report {report_id} was not believed yet")
+        return value
 
     async def get_firmware(self) -> FirmwareInfo:
         """``i``: the firmware version."""
@@ -335,21 +560,18 @@ class KebaStation:
     async def get_info(self) -> StationInfo:
         """Report 1: product, serial, firmware; also sets :attr:`capabilities`."""
         await self._report(1)
-        assert self.snapshot.info is not None
-        return self.snapshot.info
+        return self._have(self.snapshot.info, 1)
 
     async def get_status(self) -> ChargingStatus:
         """Report 2."""
         await self._report(2)
-        assert self.snapshot.status is not None
-        return self.snapshot.status
+        return self._have(self.snapshot.status, 2)
 
     async def get_meter(self) -> MeterReading:
         """Report 3 (stations with a meter)."""
         self._require("meter", "report 3")
         await self._report(3)
-        assert self.snapshot.meter is not None
-        return self.snapshot.meter
+        return self._have(self.snapshot.meter, 3)
 
     async def get_session(self, report_id: int = REPORT_SESSION_LATEST) -> ChargingSession:
         """Report 100 (latest session) or 101…130 (history, 101 newest)."""
@@ -369,7 +591,13 @@ class KebaStation:
         return [session for session in sessions if not session.is_empty]
 
     async def refresh(self, *, meter: bool | None = None) -> StationSnapshot:
-        """Read report 2 and, where there is a meter, report 3; return the snapshot."""
+        """Read report 2 and, where there is a meter, report 3; return the snapshot.
+
+        A report dropped as implausible (or held until the next poll confirms a counter jump)
+        leaves the believed values of the snapshot in place: the poll still succeeds, unless
+        nothing of that report has ever been believed (then :class:`KebaImplausibleError`).
+        Any other failure (no answer, link closed) is raised as before.
+        """
         with_meter = (
             meter
             if meter is not None
@@ -378,13 +606,21 @@ class KebaStation:
         requests = [self._report(2)]
         if with_meter:
             requests.append(self._report(3))
-        await asyncio.gather(*requests)
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        for report_id, result in zip((2, 3), results, strict=False):
+            if isinstance(result, KebaImplausibleError):
+                believed = self.snapshot.status if report_id == 2 else self.snapshot.meter
+                if believed is None:
+                    raise result
+                _LOGGER.debug("%s: %s; keeping the values believed so far", self.host, result)
+            elif isinstance(result, BaseException):
+                raise result
         return self.snapshot
 
     # ---------------------------------------------------------------- commands
     def _require(self, capability: str, what: str) -> None:
         caps = self.capabilities
-        if caps is not None and not getattr(caps, capability):
+        if caps is not None and getattr(caps, capability) is False:
             raise KebaUnsupportedError(f"{caps.model_name} ({caps.product}) has no {what}")
 
     async def _command(self, text: str) -> str:
@@ -465,8 +701,18 @@ class KebaStation:
             )
 
     async def set_energy_limit(self, energy_kwh: float, *, verify: bool = True) -> None:
-        """``setenergy``: stop the session after ``energy_kwh``; 0 removes the limit."""
+        """``setenergy``: stop the session after ``energy_kwh``; 0 removes the limit.
+
+        The station counts in 0.1 Wh. A value that is not zero but rounds to ``setenergy 0``
+        (below 0.00005 kWh) would remove the limit instead of setting one, so it is refused
+        with :class:`KebaValidationError` and nothing is sent.
+        """
         tenth_wh = _whole(energy_kwh, 10000, "energy limit")
+        if tenth_wh == 0 and energy_kwh != 0:
+            raise KebaValidationError(
+                f"energy limit {energy_kwh} kWh is below the station's step of 0.0001 kWh "
+                "and would remove the limit; use 0 to remove it"
+            )
         if not 0 <= tenth_wh <= ENERGY_LIMIT_MAX:
             raise KebaValidationError(
                 f"energy limit must be 0–{ENERGY_LIMIT_MAX / 10000:g} kWh, not {energy_kwh}"
@@ -512,6 +758,18 @@ class KebaStation:
         self._require_authorization()
         await self._command(f"stop {tag}")
 
+    def _learn(self, *, display: bool | None = None, rfid: bool | None = None) -> bool:
+        """Remember capabilities the station's answers showed; True if one was unknown."""
+        caps = self.capabilities
+        facts = {"display": display, "rfid": rfid}
+        unknown = caps is not None and any(
+            getattr(caps, key) is None for key, value in facts.items() if value is not None
+        )
+        self._learned.update({key: value for key, value in facts.items() if value is not None})
+        if caps is not None:
+            self.capabilities = caps.learn(display=display, rfid=rfid)
+        return unknown
+
     def _require_authorization(self) -> None:
         caps, status = self.capabilities, self.snapshot.status
         if caps is not None and not caps.rfid and not (status and status.auth_on):
@@ -529,13 +787,21 @@ class KebaStation:
                 raise KebaValidationError("display times must be 0–65535 s")
         self._require("display", "display")
         if min_time_s is None and max_time_s is None:
-            await self._command(f"display 0 0 0 0 {encoded}")
+            text = f"display 0 0 0 0 {encoded}"
         else:
             low = min_time_s if min_time_s is not None else 2
             high = max_time_s if max_time_s is not None else 10
             if high < low:
                 raise KebaValidationError("display max time is shorter than its min time")
-            await self._command(f"display 1 {low} {high} 0 {encoded}")
+            text = f"display 1 {low} {high} 0 {encoded}"
+        try:
+            await self._command(text)
+        except KebaCommandError as err:
+            # A station without a display does not know the command: remember that.
+            if "unknown" in str(err).lower() and self._learn(display=False):
+                raise KebaUnsupportedError(f"{self.host} has no display") from err
+            raise
+        self._learn(display=True)
 
     async def unlock_socket(self) -> None:
         """``unlock``: release the cable (charging must be stopped first)."""
@@ -579,6 +845,17 @@ class KebaStation:
                     and (timeout_s == 0 or _same_ma(s.failsafe_current, milliamps))
                 ),
             )
+
+
+def _busy(status: ChargingStatus) -> bool:
+    return bool(status.vehicle_plugged or status.charging)
+
+
+def _needs_confirmation(before: ChargingStatus | None, after: ChargingStatus) -> bool:
+    """A push that plugs or unplugs a vehicle, or makes the station busy or idle."""
+    if before is None:
+        return False
+    return before.vehicle_plugged != after.vehicle_plugged or _busy(before) != _busy(after)
 
 
 def _same_ma(value_a: float | None, milliamps: int) -> bool:
