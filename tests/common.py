@@ -81,6 +81,7 @@ class FakeStation:
         self.ignored_reports: set[int] = set()
         self.requests: list[str] = []
         self.link = _FakeLink(self)
+        self._awaiting: dict[int, int] = {}
         self.reboots = 0
         self.connect = AsyncMock(side_effect=self._connect)
         self.close = AsyncMock()
@@ -97,6 +98,11 @@ class FakeStation:
         self.unlock_socket = AsyncMock()
         self.set_datetime = AsyncMock()
         self.set_failsafe = AsyncMock()
+
+    async def _report(self, report_id: int, *, policy: Any = None) -> dict[str, Any]:
+        """A report read like the real station's helper does."""
+        await self.link.request(f"report {report_id}", policy=policy)
+        return self.reports[report_id]
 
     @property
     def serial(self) -> str | None:

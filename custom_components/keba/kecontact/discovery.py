@@ -22,6 +22,7 @@ from .exceptions import KebaError
 from .link import RetryPolicy
 from .models import StationInfo
 from .parser import Datagram, FirmwareReply, ReportReply
+from .plausibility import check_fields
 from .product import Capabilities
 from .station import KebaStation
 from .transport import KebaEndpoint
@@ -91,6 +92,8 @@ async def discover(
         if isinstance(datagram, FirmwareReply):
             answers.setdefault(host, datagram.firmware)
         elif identify and isinstance(datagram, ReportReply) and datagram.report_id == 1:
+            if check_fields(1, datagram.fields) is not None:
+                return  # implausible: identifies nothing
             try:
                 info = StationInfo.from_report(datagram.fields)
             except Exception:  # noqa: BLE001 - a garbled report identifies nothing
@@ -205,7 +208,7 @@ async def _identify(endpoint: KebaEndpoint, host: str, timeout: float) -> Statio
     try:
         async with asyncio.timeout(timeout):
             await station.connect(read_info=False)
-            await station.link.request("report 1", policy=_IDENTIFY_POLICY)
+            await station._report(1, policy=_IDENTIFY_POLICY)  # noqa: SLF001 - same package
     except (KebaError, TimeoutError) as err:
         _LOGGER.debug("%s answered i but not report 1: %s", host, err)
         return None

@@ -24,11 +24,17 @@ from dataclasses import dataclass, replace
 import logging
 
 from .clock import Clock, LoopClock
-from .exceptions import KebaConnectionError, KebaTimeoutError, UdpControlDisabledError
+from .exceptions import (
+    KebaConnectionError,
+    KebaImplausibleError,
+    KebaTimeoutError,
+    UdpControlDisabledError,
+)
 from .const import COM_PAUSE
 from .link import RetryPolicy, StationLink, repeat_key
 from .models import ChargingStatus, MeterReading, StationInfo
 from .parser import ReportReply
+from .plausibility import check_fields
 from .product import Capabilities
 from .station import EventKind, KebaStation, StationEvent
 
@@ -42,6 +48,7 @@ PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
 #: search sends to every address, and it would have to wait 5 s after a probe.
 PROBE_REQUESTS = ("report 1", "report 2", "report 3", "report 100", "report 101", "report 102")
 #: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
+_PROBED_REPORTS = (1, 2, 3, 100, 101, 102)
 _UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101", "report 102"})
 
 
@@ -124,10 +131,17 @@ async def probe_station(
             answered.add(text)
 
     remove_listener = station.add_listener(on_event)
+    # The station believes only reports it asked for: during the probe, a late answer to a
+    # quick attempt that gave up counts as asked for too.
+    awaiting = station._awaiting  # noqa: SLF001 - the probe is the station's own helper
+    for number in _PROBED_REPORTS:
+        awaiting[number] = awaiting.get(number, 0) + 1
     try:
         return await _probe(station, link, answered, known_info, answer_within, identify_within, clock, started)
     finally:
         remove_listener()
+        for number in _PROBED_REPORTS:
+            awaiting[number] -= 1
 
 
 async def _probe(  # noqa: PLR0913 - the state of one probe
@@ -150,8 +164,8 @@ async def _probe(  # noqa: PLR0913 - the state of one probe
         limit = policy.attempt_timeout + _MAX_QUICK_WAIT if policy is QUICK_POLICY else None
         try:
             async with asyncio.timeout(limit):
-                await link.request(text, policy=policy)
-        except KebaTimeoutError, TimeoutError:
+                await station._report(int(text.split()[1]), policy=policy)  # noqa: SLF001
+        except KebaTimeoutError, KebaImplausibleError, TimeoutError:
             return text in answered
         answered.add(text)
         return True
@@ -166,7 +180,7 @@ async def _probe(  # noqa: PLR0913 - the state of one probe
     # Report 1 that someone else (a search) read moments ago is not asked again.
     if known_info is None and station.ip is not None:
         recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
-        if isinstance(recent, ReportReply):
+        if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
             adopt_reports(station, StationInfo.from_report(recent.fields))
             answered.add("report 1")
 
@@ -208,7 +222,7 @@ async def _probe(  # noqa: PLR0913 - the state of one probe
                 waited = 0.0
                 while _wait_for(link, "report 1", clock) > 0 and waited < _OTHERS_ANSWER_S:
                     recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
-                    if isinstance(recent, ReportReply):
+                    if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
                         adopt_reports(station, StationInfo.from_report(recent.fields))
                         answered.add("report 1")
                         break
