@@ -18,7 +18,7 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, Config
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -383,4 +383,71 @@ async def test_restart_during_a_session_sets_current_and_limit_again(
     assert "set again: 10 A, 5 kWh" in caplog.text
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"reapply_failed_{entry.entry_id}") is None
     remove_listener()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- forged datagrams (item 1)
+async def test_forged_datagrams_change_nothing(
+    hass: HomeAssistant,
+    keba_yaml: dict[str, Any],
+    loopback: LoopbackNet,
+    start_simulator: SimulatorFactory,
+    no_timing_violations: list[Simulator],
+) -> None:
+    """Absurd reports and pushes from the station's own address: no state, no statistic moves.
+
+    The datagrams are the robustness issue's; the engine drops them, diagnostics count them,
+    and total energy never decreases in Home Assistant.
+    """
+    import socket  # noqa: PLC0415 - only this test forges
+
+    from homeassistant.const import Platform  # noqa: PLC0415
+
+    from custom_components.keba.diagnostics import (  # noqa: PLC0415
+        async_get_config_entry_diagnostics,
+    )
+
+    sim = await start_simulator(variant="p30-c", scenario="charging")
+    no_timing_violations.append(sim)
+    keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
+    assert await async_setup_component(hass, DOMAIN, keba_yaml)
+    with patch.object(integration, "PLATFORMS", [Platform.SENSOR]):
+        result = await _manual_add(hass, loopback.station_ip(0))
+        await hass.async_block_till_done()
+    entry = result["result"]
+    serial = sim.stations[0].serial
+
+    def state(key: str) -> str:
+        entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{serial}_{key}")
+        assert entity_id is not None
+        return hass.states.get(entity_id).state
+
+    keys = ("total_energy", "power", "charging_state", "plug_state")
+    before = {key: state(key) for key in keys}
+    session_before = float(state("session_energy"))
+    forged = [
+        '{"ID":"3","P":-603749136,"E pres":1e308,"I1":9.9e12,"PF":123456}',
+        '{"E pres":1e308}',
+        '{"ID":"2","State":"xxx","Plug":null}',
+        '{"ID":"2","State":3,"Plug":7,"Max curr":999000,"Curr HW":-5}',
+        '{"ID":"3","E total":1,"E pres":0,"P":0}',
+        '{"Plug":1}',
+    ]
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sender.bind((loopback.station_ip(0), 0))  # the station's own address
+        for _ in range(20):
+            for text in forged:
+                sender.sendto(text.encode(), (loopback.client_ip, 7090))
+            await asyncio.sleep(0.05)
+    finally:
+        sender.close()
+    await hass.async_block_till_done()
+
+    after = {key: state(key) for key in keys}
+    assert after == before
+    # The session goes on (about 11 kW): its energy grows a little, never by 1e308.
+    assert 0 <= float(state("session_energy")) - session_before < 0.1
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["station"]["rejected_datagrams"]["total"] > 0
     await hass.config_entries.async_unload(entry.entry_id)

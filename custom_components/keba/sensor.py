@@ -55,6 +55,8 @@ class KebaSensorEntityDescription(SensorEntityDescription):
     exists_fn: Callable[[KebaCoordinator], bool] = lambda _: True
     #: True when the station certainly lacks the value: its entity is removed.
     absent_fn: Callable[[KebaCoordinator], bool] | None = None
+    #: The value never goes down while the entity exists (a meter's total).
+    never_decreasing: bool = False
 
 
 def _status[T](read: Callable[[ChargingStatus], T]) -> Callable[[KebaData], T | None]:
@@ -269,6 +271,7 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
         value_fn=_meter(lambda meter: meter.total_energy_kwh),
+        never_decreasing=True,
         exists_fn=_reports(lambda meter: meter.total_energy_kwh),
         absent_fn=_reports_no(lambda meter: meter.total_energy_kwh),
     ),
@@ -487,11 +490,17 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
     """A sensor of a station."""
 
     entity_description: KebaSensorEntityDescription
+    _highest: float | None = None
 
     @property
     def native_value(self) -> SensorValue:
-        """The value from the coordinator's data."""
-        return self.entity_description.value_fn(self.coordinator.data)
+        """The value from the coordinator's data; a meter's total never goes down."""
+        value = self.entity_description.value_fn(self.coordinator.data)
+        if self.entity_description.never_decreasing and isinstance(value, int | float):
+            if self._highest is not None and value < self._highest:
+                return self._highest
+            self._highest = float(value)
+        return value
 
 
 class KebaSolarSensorEntity(KebaEntity, SensorEntity):
