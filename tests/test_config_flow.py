@@ -1035,8 +1035,20 @@ def test_translations_cover_the_flows() -> None:
         for step in ("manual", "nothing_found", "reconfigure"):
             assert config["step"][step]["data"]["host"], (language, step)
             assert config["step"][step]["data_description"]["host"], (language, step)
-        for error in ("cannot_connect", "port_in_use", "invalid_host", "wrong_station", "unknown"):
+        for error in (
+            "cannot_connect",
+            "port_in_use",
+            "invalid_host",
+            "wrong_station",
+            "unknown",
+            "udp_control_disabled",
+        ):
             assert config["error"][error], (language, error)
+        assert "DSW1.3" in config["error"]["udp_control_disabled"], language
+        assert "DSW1.3" in config["abort"]["udp_control_disabled"], language
+        assert "DSW1.3" in strings["exceptions"]["udp_control_disabled"]["message"], language
+        assert "{host}" in strings["exceptions"]["udp_control_disabled"]["message"], language
+        assert strings["exceptions"]["energy_rounds_to_zero"]["message"], language
         for reason in (
             "already_configured",
             "already_in_progress",
@@ -1074,7 +1086,12 @@ def test_translations_cover_the_flows() -> None:
             "invalid_failsafe_current",
         ):
             assert strings["options"]["error"][error], (language, error)
-        for issue in (ISSUE_YAML_DEPRECATED, ISSUE_YAML_IMPORT_CANNOT_CONNECT):
+        for issue in (
+            ISSUE_YAML_DEPRECATED,
+            ISSUE_YAML_IMPORT_CANNOT_CONNECT,
+            "udp_control_off",
+            "reapply_failed",
+        ):
             assert strings["issues"][issue]["title"], (language, issue)
             assert strings["issues"][issue]["description"], (language, issue)
 
