@@ -77,6 +77,11 @@ class FakeStation:
         self.snapshot = StationSnapshot(info=info)
         self._listeners: list[StationListener] = []
         self.fail_polls = False
+        #: Reports this station ignores (e.g. {2, 3, 100, 101}: DIP switch DSW1.3 off).
+        self.ignored_reports: set[int] = set()
+        self.requests: list[str] = []
+        self.link = _FakeLink(self)
+        self._awaiting: dict[int, int] = {}
         self.reboots = 0
         self.connect = AsyncMock(side_effect=self._connect)
         self.close = AsyncMock()
@@ -93,6 +98,11 @@ class FakeStation:
         self.unlock_socket = AsyncMock()
         self.set_datetime = AsyncMock()
         self.set_failsafe = AsyncMock()
+
+    async def _report(self, report_id: int, *, policy: Any = None) -> dict[str, Any]:
+        """A report read like the real station's helper does."""
+        await self.link.request(f"report {report_id}", policy=policy)
+        return self.reports[report_id]
 
     @property
     def serial(self) -> str | None:
@@ -182,6 +192,40 @@ class FakeStation:
         if meter is None or meter:
             await self.get_meter()
         return self.snapshot
+
+
+class _FakeLink:
+    """The part of ``StationLink`` the station check uses: reads by request text."""
+
+    def __init__(self, station: FakeStation) -> None:
+        self._station = station
+
+    def last_send_of(self, _key: str) -> float:
+        """Nothing was sent: no timing rule to wait for."""
+        return float("-inf")
+
+    async def request(self, text: str, *, policy: Any = None) -> tuple[Any, str]:
+        from custom_components.keba.kecontact import KebaTimeoutError
+
+        station = self._station
+        station.requests.append(text)
+        words = text.split()
+        number = int(words[1]) if words[0] == "report" else 0
+        if (
+            station.fail_polls
+            or number in station.ignored_reports
+            or (number and number not in station.reports)
+        ):
+            raise KebaTimeoutError(f"{station.host} did not answer {text!r}")
+        if number == 1:
+            await station.get_info()
+        elif number == 2:
+            await station.get_status()
+        elif number == 3:
+            await station.get_meter()
+        elif number >= 100:
+            await station.get_session(number)
+        return None, text
 
 
 def default_reports() -> dict[int, dict[str, Any]]:

@@ -28,7 +28,12 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.keba as integration
-from custom_components.keba.config_flow import CONF_STATION, SOLAR_SCHEMA, is_valid_host
+from custom_components.keba.config_flow import (
+    CONF_STATION,
+    SOLAR_SCHEMA,
+    FoundStation,
+    is_valid_host,
+)
 from custom_components.keba.const import (
     CONF_CHARGING_INTERVAL,
     CONF_FAILSAFE_CURRENT,
@@ -105,6 +110,20 @@ def mock_discover() -> Iterator[AsyncMock]:
         yield discover
 
 
+@pytest.fixture
+def identify_picked(mock_discover: AsyncMock) -> Iterator[AsyncMock]:
+    """The check of a station picked from the list answers as the search found it."""
+
+    async def identify(_hass: HomeAssistant, host: str, _info: Any = None) -> FoundStation:
+        found = next(s for s in mock_discover.return_value if s.host == host)
+        return FoundStation.create(host, found.serial, found.product)
+
+    with patch(
+        "custom_components.keba.config_flow.async_identify_station", side_effect=identify
+    ) as mock:
+        yield mock
+
+
 def _entry(
     serial: str = SERIAL, host: str = HOST, source: str = SOURCE_USER, **kwargs: Any
 ) -> MockConfigEntry:
@@ -129,7 +148,7 @@ async def _async_start_adding_a_station(hass: HomeAssistant) -> Any:
     )
 
 
-@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.usefixtures("mock_setup_entry", "identify_picked")
 async def test_user_lists_new_stations_and_adds_the_chosen_one(
     hass: HomeAssistant, mock_discover: AsyncMock
 ) -> None:
@@ -167,7 +186,7 @@ async def test_user_lists_new_stations_and_adds_the_chosen_one(
     assert result["options"] == {}
 
 
-@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.usefixtures("mock_setup_entry", "identify_picked")
 @pytest.mark.parametrize(
     ("existing", "title"),
     [
@@ -198,7 +217,7 @@ async def test_title_names_the_device_short(
     assert result["title"] == title
 
 
-@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.usefixtures("mock_setup_entry", "identify_picked")
 async def test_user_offers_a_station_the_user_ignored(
     hass: HomeAssistant, mock_discover: AsyncMock
 ) -> None:
@@ -219,6 +238,7 @@ async def test_user_offers_a_station_the_user_ignored(
     assert [entry.source for entry in entries] == [SOURCE_USER]
 
 
+@pytest.mark.usefixtures("identify_picked")
 async def test_user_pick_of_a_station_configured_meanwhile_aborts(
     hass: HomeAssistant, mock_discover: AsyncMock
 ) -> None:
@@ -419,9 +439,9 @@ def _discovery_data(host: str = HOST, serial: str = SERIAL) -> dict[str, Any]:
     }
 
 
-@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.usefixtures("mock_setup_entry", "station")
 async def test_integration_discovery_of_a_new_station(hass: HomeAssistant) -> None:
-    """A new station is confirmed by the user and added with what the search read."""
+    """A new station is confirmed by the user, checked again and added."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_INTEGRATION_DISCOVERY}, data=_discovery_data()
     )
@@ -1085,8 +1105,20 @@ def test_translations_cover_the_flows() -> None:
         for step in ("manual", "nothing_found", "reconfigure"):
             assert config["step"][step]["data"]["host"], (language, step)
             assert config["step"][step]["data_description"]["host"], (language, step)
-        for error in ("cannot_connect", "port_in_use", "invalid_host", "wrong_station", "unknown"):
+        for error in (
+            "cannot_connect",
+            "port_in_use",
+            "invalid_host",
+            "wrong_station",
+            "unknown",
+            "udp_control_disabled",
+        ):
             assert config["error"][error], (language, error)
+        assert "DSW1.3" in config["error"]["udp_control_disabled"], language
+        assert "DSW1.3" in config["abort"]["udp_control_disabled"], language
+        assert "DSW1.3" in strings["exceptions"]["udp_control_disabled"]["message"], language
+        assert "{host}" in strings["exceptions"]["udp_control_disabled"]["message"], language
+        assert strings["exceptions"]["energy_rounds_to_zero"]["message"], language
         for reason in (
             "already_configured",
             "already_in_progress",
@@ -1127,7 +1159,12 @@ def test_translations_cover_the_flows() -> None:
             "invalid_failsafe_current",
         ):
             assert strings["options"]["error"][error], (language, error)
-        for issue in (ISSUE_YAML_DEPRECATED, ISSUE_YAML_IMPORT_CANNOT_CONNECT):
+        for issue in (
+            ISSUE_YAML_DEPRECATED,
+            ISSUE_YAML_IMPORT_CANNOT_CONNECT,
+            "udp_control_off",
+            "reapply_failed",
+        ):
             assert strings["issues"][issue]["title"], (language, issue)
             assert strings["issues"][issue]["description"], (language, issue)
 

@@ -9,6 +9,7 @@ from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -23,7 +24,7 @@ from custom_components.keba.const import (
     EVENT_SESSION_STARTED,
 )
 from custom_components.keba.coordinator import KebaCoordinator
-from custom_components.keba.kecontact import ChargingSession, EventKind
+from custom_components.keba.kecontact import ChargingSession, EventKind, KebaCommandError
 
 from .common import FakeStation
 
@@ -267,3 +268,37 @@ async def test_boot_time_stays_put_between_reports(
     await _advance(hass, freezer, 6)
     assert coordinator.data.boot_time is not None
     assert coordinator.data.boot_time > boot
+
+
+async def test_reboot_in_a_session_sets_current_and_limit_again(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, mock_station: FakeStation
+) -> None:
+    """What was set for the plugged-in vehicle is set again; what fails is a repair issue."""
+    coordinator = await _setup(hass, mock_config_entry)
+    await coordinator.async_set_current(10)
+    await coordinator.async_set_energy_limit(5)
+    mock_station.set_current.reset_mock()
+    mock_station.set_energy_limit.reset_mock()
+    mock_station.set_current.side_effect = KebaCommandError("refused")
+
+    mock_station.emit(EventKind.REBOOT, {"uptime_s": 2})
+    await hass.async_block_till_done()
+
+    mock_station.set_current.assert_awaited_once_with(10)
+    mock_station.set_energy_limit.assert_awaited_once_with(5)
+    issue_id = f"reapply_failed_{mock_config_entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "reapply_failed"
+    assert issue.translation_placeholders["what"] == "10 A"
+
+    # Setting the current again clears it; unplugging forgets the session's settings.
+    mock_station.set_current.side_effect = None
+    await coordinator.async_set_current(12)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    mock_station.push({"Plug": 3})
+    await hass.async_block_till_done()
+    mock_station.push({"Plug": 1})
+    await hass.async_block_till_done()
+    assert coordinator.session_current is None
+    assert coordinator.session_energy_limit is None

@@ -81,7 +81,11 @@ async def test_search_uses_the_configured_addresses(
     assert found == [_found("192.0.2.20")]
     mock_pool.acquire.assert_awaited_once_with("192.0.2.1", 7090)
     endpoint = mock_pool.acquire.return_value
-    discover.assert_awaited_once_with(endpoint, ["192.0.2.20", "192.0.2.21"])
+    discover.assert_awaited_once()
+    assert discover.await_args.args == (endpoint, ["192.0.2.20", "192.0.2.21"])
+    # Up to three rounds, stopped early once what was found suffices; nothing loaded is known.
+    assert discover.await_args.kwargs["rounds"] == 3
+    assert discover.await_args.kwargs["known"] == {}
     mock_pool.release.assert_awaited_once_with(endpoint)
 
 

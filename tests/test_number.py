@@ -230,6 +230,20 @@ async def test_energy_limit_errors(
     assert exc_info.value.translation_key == key
 
 
+async def test_energy_limit_that_rounds_to_zero_is_refused(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    init_integration: MockConfigEntry,
+    mock_station: FakeStation,
+) -> None:
+    """0.00001 kWh would be ``setenergy 0``, which removes the limit: refused, nothing sent."""
+    with pytest.raises(ServiceValidationError) as exc_info:
+        await _set(hass, entity_registry, "energy_limit", 0.00001)
+    assert exc_info.value.translation_key == "energy_rounds_to_zero"
+    assert exc_info.value.translation_placeholders == {"value": "1e-05"}
+    mock_station.set_energy_limit.assert_not_awaited()
+
+
 async def test_unavailable_after_three_failed_polls(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,

@@ -515,6 +515,22 @@ async def test_set_energy_out_of_range(
     no_commands_sent(mock_station)
 
 
+@pytest.mark.parametrize("energy", [0.00001, 0.00004999])
+async def test_set_energy_that_rounds_to_zero(
+    hass: HomeAssistant, device: dr.DeviceEntry, mock_station: FakeStation, energy: float
+) -> None:
+    """A limit below the station's 0.1 Wh step would become ``setenergy 0`` (no limit)."""
+    await expect_invalid(
+        hass,
+        "set_energy",
+        {"energy": energy},
+        {"device_id": device.id},
+        "energy_rounds_to_zero",
+        value=str(energy),
+    )
+    no_commands_sent(mock_station)
+
+
 async def test_set_energy_needs_a_meter(
     hass: HomeAssistant, device: dr.DeviceEntry, mock_station: FakeStation
 ) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import voluptuous as vol
 
 from homeassistant.config_entries import SOURCE_IMPORT
 from homeassistant.const import CONF_HOST, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
@@ -25,13 +26,24 @@ from .const import (
     CONF_RFID,
     CONF_SITE_STATIONS,
     DOMAIN,
+    IDENTIFY_TIMEOUT,
     ISSUE_PORT_IN_USE,
+    ISSUE_REAPPLY_FAILED,
+    ISSUE_UDP_CONTROL_OFF,
     LOGGER,
 )
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaRuntimeData
 from .discovery import async_get_domain_data, async_setup_discovery
-from .domain_data import DATA_KEBA, is_site_entry
-from .kecontact import STATION_PORT, KebaError, KebaPortInUseError, KebaStation
+from .domain_data import DATA_KEBA, Handover, is_site_entry
+from .kecontact import (
+    STATION_PORT,
+    KebaError,
+    KebaPortInUseError,
+    KebaStation,
+    KebaTimeoutError,
+    UdpControlDisabledError,
+)
+from .kecontact.probe import adopt_reports, probe_station
 from .ledger_store import LedgerManager
 from .services import async_setup_services
 from .site_migration import async_migrate_station_entry
@@ -153,9 +165,10 @@ async def _async_setup_station(hass: HomeAssistant, entry: KebaConfigEntry) -> b
         ) from err
     ir.async_delete_issue(hass, DOMAIN, ISSUE_PORT_IN_USE)
 
-    station = KebaStation(endpoint, entry.data[CONF_HOST])
+    host = entry.data[CONF_HOST]
+    station = KebaStation(endpoint, host)
     try:
-        await station.connect(read_info=False)
+        await _async_reach_station(hass, entry, station)
         coordinator = KebaCoordinator(hass, entry, station)
         ledger = LedgerManager(hass, entry, coordinator)
         # Before the first poll: its session reads at start-up feed the ledger.
@@ -165,18 +178,28 @@ async def _async_setup_station(hass: HomeAssistant, entry: KebaConfigEntry) -> b
         except BaseException:
             await coordinator.async_shutdown()
             raise
+    except UdpControlDisabledError as err:
+        await station.close()
+        await domain_data.pool.release(endpoint)
+        _async_create_udp_control_issue(hass, entry)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="udp_control_disabled",
+            translation_placeholders={"host": host},
+        ) from err
     except KebaError as err:
         await station.close()
         await domain_data.pool.release(endpoint)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="cannot_connect",
-            translation_placeholders={"host": entry.data[CONF_HOST], "error": str(err)},
+            translation_placeholders={"host": host, "error": str(err)},
         ) from err
     except BaseException:
         await station.close()
         await domain_data.pool.release(endpoint)
         raise
+    _async_delete_udp_control_issue(hass, entry)
 
     serial = station.serial
     if entry.unique_id and serial and serial != entry.unique_id:
@@ -210,12 +233,68 @@ async def _async_setup_station(hass: HomeAssistant, entry: KebaConfigEntry) -> b
     return True
 
 
+async def _async_reach_station(
+    hass: HomeAssistant, entry: KebaConfigEntry, station: KebaStation
+) -> None:
+    """Connect to the station, reusing what a config flow read moments ago, else probing it.
+
+    A probe answers within about 3 s when nothing is there, so a retry of a silent station is
+    short and Home Assistant's growing retry interval (5 s doubling up to 10 min) applies.
+    """
+    handover = hass.data[DATA_KEBA].take_handover(entry.data[CONF_HOST])
+    if handover is not None:
+        adopt_reports(station, handover.info, handover.status, handover.meter)
+        await station.connect(read_info=False)
+        return
+    try:
+        async with asyncio.timeout(IDENTIFY_TIMEOUT):
+            await probe_station(station)
+    except TimeoutError as err:
+        raise KebaTimeoutError(f"{station.host} did not answer in {IDENTIFY_TIMEOUT} s") from err
+
+
+def _udp_control_issue_id(entry: KebaConfigEntry) -> str:
+    return f"{ISSUE_UDP_CONTROL_OFF}_{entry.entry_id}"
+
+
+@callback
+def _async_create_udp_control_issue(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    """Tell the owner that the station takes no UDP commands and what to do."""
+    hass.data[DATA_KEBA].udp_control_off.add(entry.entry_id)
+    LOGGER.warning(
+        "%s answers report 1 but not report 2: UDP control is off. Set DIP switch DSW1.3 to ON "
+        "and restart the station",
+        entry.data[CONF_HOST],
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _udp_control_issue_id(entry),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_UDP_CONTROL_OFF,
+        translation_placeholders={"host": entry.data[CONF_HOST], "title": entry.title},
+    )
+
+
+@callback
+def _async_delete_udp_control_issue(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
+    hass.data[DATA_KEBA].udp_control_off.discard(entry.entry_id)
+    ir.async_delete_issue(hass, DOMAIN, _udp_control_issue_id(entry))
+
+
 async def async_remove_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> None:
-    """A deleted site hands its stations back; a deleted station leaves its site's list."""
+    """Clean up after a deleted entry.
+
+    A deleted site hands its stations back; a deleted station's repair issues go, and it
+    leaves its site's list.
+    """
     if is_site_entry(entry):
         if DATA_KEBA in hass.data and hass.data[DATA_KEBA].solar is not None:
             async_get_manager(hass).async_release(list(entry.options.get(CONF_SITE_STATIONS, [])))
         return
+    _async_delete_udp_control_issue(hass, entry)
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_REAPPLY_FAILED}_{entry.entry_id}")
     for site in hass.config_entries.async_entries(DOMAIN):
         members = list(site.options.get(CONF_SITE_STATIONS, []))
         if is_site_entry(site) and entry.unique_id in members:
@@ -233,6 +312,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> boo
     if unloaded:
         runtime = entry.runtime_data
         await runtime.coordinator.async_shutdown()
+        snapshot = runtime.station.snapshot
+        if snapshot.info is not None and runtime.coordinator.last_update_success:
+            # A reload, or the station added again right away, starts from these instead of
+            # asking the station again within KEBA's 5 s.
+            hass.data[DATA_KEBA].handovers[entry.data[CONF_HOST]] = Handover(
+                info=snapshot.info, status=snapshot.status, meter=snapshot.meter, unloaded=True
+            )
         await runtime.station.close()
         await hass.data[DATA_KEBA].pool.release(runtime.endpoint)
     return unloaded

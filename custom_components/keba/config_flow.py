@@ -105,7 +105,7 @@ from .const import (
     RFID_TAG_MAX_CHARS,
 )
 from .discovery import async_discover_stations, async_get_domain_data
-from .domain_data import is_site_entry
+from .domain_data import Handover, is_site_entry
 from .kecontact import (
     STATION_PORT,
     Capabilities,
@@ -116,8 +116,11 @@ from .kecontact import (
     KebaStation,
     KebaTimeoutError,
     Model,
+    StationInfo,
+    UdpControlDisabledError,
 )
 from .kecontact.phases import send_phase_source_udp
+from .kecontact.probe import probe_station
 from .ledger import parse_card_lines, seen_tags
 from .phase_switch import phase_switching_supported
 from .site_flow import SITE_MIGRATION, SiteFlowMixin, SiteOptionsFlow
@@ -130,6 +133,9 @@ SECTION_RFID = "rfid"
 SECTION_FAILSAFE = "failsafe"
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
+
+#: Reports of a station younger than this stand for a check of it.
+RECENT_ENOUGH_S = 10.0
 
 _HOST_SCHEMA = vol.Schema({vol.Required(CONF_HOST): TextSelector()})
 
@@ -179,20 +185,38 @@ class FoundStation:
         return {"model": self.model_name, "serial": self.serial, "host": self.host}
 
 
-async def async_identify_station(hass: HomeAssistant, host: str) -> FoundStation:
-    """Read report 1 of the station at ``host`` through the shared socket.
+async def async_identify_station(
+    hass: HomeAssistant, host: str, known_info: StationInfo | None = None
+) -> FoundStation:
+    """Probe the station at ``host`` through the shared socket and identify it.
 
-    Raises :class:`KebaPortInUseError` when UDP port 7090 is taken, :class:`KebaError` when the
-    station does not answer.
+    A wrong address is known within about 3 s; a station that answers is asked again for what
+    it missed. The reports read are handed to the setup of the entry the flow creates, so that
+    it does not ask the station the same again (KEBA's 5 s rule would delay it). ``known_info``
+    is report 1 as a search read it moments ago.
+
+    Raises :class:`KebaPortInUseError` when UDP port 7090 is taken, :class:`UdpControlDisabledError`
+    when the station answers report 1 but not report 2 (DIP switch DSW1.3 off),
+    :class:`KebaError` when the station does not answer.
     """
     domain_data = async_get_domain_data(hass)
+    recent = domain_data.handovers.get(host)
+    if (
+        recent is not None
+        and recent.unloaded
+        and recent.age <= RECENT_ENOUGH_S
+        and recent.info.serial
+    ):
+        # An entry of this station was unloaded moments ago (removed, to be added again).
+        info = recent.info
+        caps = Capabilities.from_product(info.product, com_module=info.com_module)
+        return FoundStation.create(host, info.serial, info.product, caps.model_name)
     endpoint = await domain_data.pool.acquire(domain_data.bind_address, STATION_PORT)
     try:
         station = KebaStation(endpoint, host)
         try:
             async with asyncio.timeout(IDENTIFY_TIMEOUT):
-                await station.connect(read_info=False)
-                info = await station.get_info()
+                result = await probe_station(station, known_info=known_info)
         except TimeoutError as err:
             raise KebaTimeoutError(
                 f"{host} did not answer report 1 within {IDENTIFY_TIMEOUT} s"
@@ -201,8 +225,12 @@ async def async_identify_station(hass: HomeAssistant, host: str) -> FoundStation
             await station.close()
     finally:
         await domain_data.pool.release(endpoint)
+    info = result.info
     if not info.serial:
         raise KebaConnectionError(f"{host} answered report 1 without a serial number")
+    domain_data.handovers[host] = Handover(info=info, status=result.status, meter=result.meter)
+    if station.ip is not None:
+        domain_data.remember_identity(station.ip, info)
     capabilities = station.capabilities
     return FoundStation.create(
         host, info.serial, info.product, capabilities.model_name if capabilities else None
@@ -290,6 +318,7 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing found."""
         self._discovered: dict[str, FoundStation] = {}
+        self._infos: dict[str, StationInfo] = {}
         self._station: FoundStation | None = None
 
     @staticmethod
@@ -301,13 +330,23 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
         return KebaOptionsFlow()
 
     # ---------------------------------------------------------------- helpers
-    async def _async_identify(self, host: str) -> tuple[FoundStation | None, str | None]:
+    async def _async_identify(
+        self, host: str, known_info: StationInfo | None = None
+    ) -> tuple[FoundStation | None, str | None]:
         """Identify the station at ``host``; returns it, or the key of the error to show."""
         try:
-            return await async_identify_station(self.hass, host), None
+            return await async_identify_station(self.hass, host, known_info), None
         except KebaPortInUseError as err:
             LOGGER.debug("Cannot reach %s: %s", host, err)
             return None, "port_in_use"
+        except UdpControlDisabledError as err:
+            LOGGER.warning(
+                "%s answers, but takes no UDP commands: set DIP switch DSW1.3 to ON and restart "
+                "the station (%s)",
+                host,
+                err,
+            )
+            return None, "udp_control_disabled"
         except KebaError as err:
             LOGGER.debug("Cannot reach %s: %s", host, err)
             return None, "cannot_connect"
@@ -398,10 +437,19 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
             choice = user_input[CONF_STATION]
             if choice == MANUAL_ENTRY:
                 return await self.async_step_manual()
-            return await self._async_add_station(self._discovered[choice])
+            picked = self._discovered[choice]
+            # The search read report 1 moments ago: only report 2 and 3 are asked (to tell a
+            # station with UDP control off apart, and for the entry's first values).
+            station, error = await self._async_identify(picked.host, self._infos.get(choice))
+            if station is None:
+                return self._async_show_station_list(errors={"base": error or "unknown"})
+            return await self._async_add_station(station)
 
+        configured = self._async_current_ids(include_ignore=False)
         try:
-            found = await async_discover_stations(self.hass)
+            found = await async_discover_stations(
+                self.hass, enough=lambda found: any(_is_new(s, configured) for s in found)
+            )
         except KebaPortInUseError as err:
             LOGGER.debug("Cannot search for stations: %s", err)
             return self._async_show_host_form("manual", errors={"base": "port_in_use"})
@@ -412,7 +460,7 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
             LOGGER.exception("Unexpected error while searching for stations")
             return self._async_show_host_form("manual", errors={"base": "unknown"})
 
-        configured = self._async_current_ids(include_ignore=False)
+        new = [station for station in sorted(found, key=_sort_key) if _is_new(station, configured)]
         self._discovered = {
             station.serial: FoundStation.create(
                 station.host,
@@ -420,12 +468,18 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
                 station.product or "",
                 station.capabilities.model_name if station.capabilities else None,
             )
-            for station in sorted(found, key=_sort_key)
-            if station.serial and station.serial not in configured
+            for station in new
+            if station.serial
+        }
+        self._infos = {
+            station.serial: station.info for station in new if station.serial and station.info
         }
         if not self._discovered:
             return self._async_show_host_form("nothing_found")
+        return self._async_show_station_list()
 
+    @callback
+    def _async_show_station_list(self, errors: dict[str, str] | None = None) -> ConfigFlowResult:
         options = [
             SelectOptionDict(value=serial, label=station.label)
             for serial, station in self._discovered.items()
@@ -444,6 +498,7 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
                     )
                 }
             ),
+            errors=errors,
         )
 
     @callback
@@ -480,12 +535,29 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
             return self._async_show_host_form(
                 step_id, user_input, errors={CONF_HOST: "invalid_host"}
             )
+        if (loaded := self._async_loaded_station(host)) is not None:
+            # The station has a loaded entry: what it reported is known, asking it again
+            # would only wait for KEBA's 5 s rule.
+            return await self._async_add_station(loaded)
         station, error = await self._async_identify(host)
         if station is None:
             return self._async_show_host_form(
                 step_id, user_input, errors={"base": error or "unknown"}
             )
         return await self._async_add_station(station)
+
+    @callback
+    def _async_loaded_station(self, host: str) -> FoundStation | None:
+        """The station of a loaded entry at ``host``, as the flow would identify it."""
+        for entry in self.hass.config_entries.async_loaded_entries(DOMAIN):
+            station = entry.runtime_data.station
+            info = station.snapshot.info
+            if host in (entry.data.get(CONF_HOST), station.ip) and info and info.serial:
+                caps = station.capabilities
+                return FoundStation.create(
+                    host, info.serial, info.product, caps.model_name if caps else None
+                )
+        return None
 
     # -------------------------------------------------------------- discovery
     async def async_step_integration_discovery(
@@ -521,11 +593,19 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask before adding a discovered station."""
         assert self._station is not None
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self._async_create_station_entry(self._station)
+            # Check the station now (report 1 to 3): the search may be minutes old, and a
+            # station with UDP control off must be told apart before an entry exists.
+            station, error = await self._async_identify(self._station.host)
+            if station is not None and station.serial == self._station.serial:
+                return self._async_create_station_entry(station)
+            errors["base"] = error or "cannot_connect"
         self._set_confirm_only()
         return self.async_show_form(
-            step_id="discovery_confirm", description_placeholders=self._station.placeholders
+            step_id="discovery_confirm",
+            description_placeholders=self._station.placeholders,
+            errors=errors,
         )
 
     # ------------------------------------------------------------ reconfigure
@@ -599,6 +679,11 @@ class KebaConfigFlow(SiteFlowMixin, domain=DOMAIN):
         _async_create_yaml_issue(self.hass)
         self._abort_if_unique_id_configured()
         return self._async_create_station_entry(station, options_from_legacy_yaml(import_data))
+
+
+def _is_new(station: DiscoveredStation, configured: set[str | None]) -> bool:
+    """A station the search found that has no entry (an ignored one counts as new)."""
+    return bool(station.serial) and station.serial not in configured
 
 
 def _sort_key(station: DiscoveredStation) -> tuple[int, int | str]:

@@ -60,6 +60,10 @@ EVENT_SESSION_ENDED: Final = "ended"
 
 #: Repair issue ids
 ISSUE_PORT_IN_USE: Final = "port_in_use"
+#: Repair issue per entry (suffix ``_<entry_id>``): the station answers report 1 only.
+ISSUE_UDP_CONTROL_OFF: Final = "udp_control_off"
+#: Repair issue per entry: a current or energy limit could not be set again after a restart.
+ISSUE_REAPPLY_FAILED: Final = "reapply_failed"
 ISSUE_YAML_DEPRECATED: Final = "deprecated_yaml"
 ISSUE_YAML_IMPORT_CANNOT_CONNECT: Final = "deprecated_yaml_import_issue_cannot_connect"
 
@@ -74,8 +78,9 @@ RFID_CLASS_MAX_CHARS: Final = RFID_CLASS_HEX_CHARS
 #: What the old core integration used when its YAML left the failsafe values out.
 LEGACY_FS_TIMEOUT: Final = 30
 LEGACY_FS_FALLBACK: Final = 6
-#: How long the config flow waits for a station's report 1 (two attempts, t_COM_pause apart).
-IDENTIFY_TIMEOUT: Final = 10
+#: Upper bound of a station check (a silent address is known after about 3 s; a station that
+#: answers but lost requests is asked again, t_COM_pause apart).
+IDENTIFY_TIMEOUT: Final = 20
 
 # Solar-surplus charging (options)
 CONF_GRID_SENSOR: Final = "grid_power_sensor"

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -29,6 +30,7 @@ from .const import (
     EVENT_SESSION_STARTED,
     FAILED_POLLS_BEFORE_UNAVAILABLE,
     INFO_REFRESH_INTERVAL,
+    ISSUE_REAPPLY_FAILED,
     LOGGER,
     MIN_POLL_INTERVAL,
 )
@@ -50,6 +52,9 @@ if TYPE_CHECKING:
 
 #: Reports 101…130: the sessions a station remembers.
 HISTORY_REPORTS = 30
+
+#: ``setenergy`` counts in 0.1 Wh.
+ENERGY_LIMIT_STEPS_PER_KWH = 10000
 
 #: Boot time moves by a second or two between reports; keep it steady within this.
 _BOOT_TIME_JITTER = timedelta(seconds=3)
@@ -135,6 +140,10 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         self.current_guard: CurrentGuard | None = None
         #: 1/3-phase switching through X2 (set by the select platform when the option is on).
         self.phase_control: PhaseControl | None = None
+        #: Current (A) and energy limit (kWh) set for the vehicle plugged in now, by a person,
+        #: an automation or solar charging: set again if the station restarts meanwhile.
+        self.session_current: float | None = None
+        self.session_energy_limit: float | None = None
 
     # ------------------------------------------------------------------ options
     @staticmethod
@@ -159,7 +168,10 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
 
     # -------------------------------------------------------------------- setup
     async def _async_setup(self) -> None:
-        """Identify the station (report 1); the first poll follows at once."""
+        """Identify the station (report 1) unless setup just did; the first poll follows."""
+        if self.station.snapshot.info is not None and self.station.capabilities is not None:
+            self._info_read_at = time.monotonic()
+            return
         try:
             await self.station.get_info()
         except KebaError as err:
@@ -265,7 +277,11 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         """Poll report 2 and, with a meter, report 3; report 1 hourly."""
         self._refreshing = True
         try:
-            await self.station.refresh(meter=self.capabilities.meter)
+            if self._first_poll_done or self.station.snapshot.status is None:
+                await self.station.refresh(meter=self.capabilities.meter)
+            elif self.capabilities.meter and self.station.snapshot.meter is None:
+                # Setup has just read report 2 (the station check): only report 3 is missing.
+                await self.station.get_meter()
         except KebaError as err:
             self.failed_polls += 1
             if self.data is not None and self.failed_polls < FAILED_POLLS_BEFORE_UNAVAILABLE:
@@ -282,6 +298,8 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         if not self._first_poll_done:
             self._first_poll_done = True
             status = self.station.snapshot.status
+            if self._boot_time is None and status is not None:
+                self._note_uptime(status.uptime_s)
             self._was_plugged = status.vehicle_plugged if status else None
             self._spawn(self._async_after_first_poll(), "setup")
         if time.monotonic() - self._info_read_at >= INFO_REFRESH_INTERVAL.total_seconds():
@@ -360,6 +378,7 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
             LOGGER.debug("Reading %s after its restart failed: %s", self.station.host, err)
             return
         await self._apply_station_settings()
+        await self._async_reapply_session_settings()
 
     # ----------------------------------------------------------------- sessions
     @callback
@@ -416,6 +435,8 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         if plugged is None or plugged == self._was_plugged:
             return
         was, self._was_plugged = self._was_plugged, plugged
+        if not plugged:
+            self._forget_session_settings()
         if was is None or not self.capabilities.session_history:
             return
         kind = EVENT_SESSION_STARTED if plugged else EVENT_SESSION_ENDED
@@ -453,7 +474,11 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
         await self.async_set_current(current, delay)
 
     async def async_set_current(self, current: float, delay: int = 1) -> None:
-        """Ask for ``current`` A; show it as pending until report 2 confirms it."""
+        """Ask for ``current`` A; show it as pending until report 2 confirms it.
+
+        The current is remembered for the session: a station that restarts while the vehicle
+        stays plugged in gets it again.
+        """
         if self.data is not None:
             self.data = replace(self.data, pending_current=current)
             self.async_update_listeners()
@@ -463,3 +488,90 @@ class KebaCoordinator(DataUpdateCoordinator[KebaData]):
             if self.data is not None and self.data.pending_current == current:
                 self.data = self._build_data(pending_current=None)
                 self.async_update_listeners()
+        self.session_current = current
+        self._async_clear_reapply_issue()
+
+    async def async_set_energy_limit(self, energy: float) -> None:
+        """``setenergy``: end the session after ``energy`` kWh (0 removes the limit).
+
+        A value above 0 that rounds to 0 (the station counts in 0.1 Wh) would remove the limit
+        instead: it is refused. The limit is remembered for the session, like the current.
+        """
+        if energy > 0 and round(energy * ENERGY_LIMIT_STEPS_PER_KWH) == 0:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="energy_rounds_to_zero",
+                translation_placeholders={"value": format(energy, ".10g")},
+            )
+        await self.station.set_energy_limit(energy)
+        self.session_energy_limit = energy or None
+        self._async_clear_reapply_issue()
+
+    # ------------------------------------------------------------ restarts
+    @property
+    def _reapply_issue_id(self) -> str:
+        return f"{ISSUE_REAPPLY_FAILED}_{self.config_entry.entry_id}"
+
+    @callback
+    def _async_clear_reapply_issue(self) -> None:
+        ir.async_delete_issue(self.hass, DOMAIN, self._reapply_issue_id)
+
+    def _forget_session_settings(self) -> None:
+        """The vehicle left: what was set for its session no longer applies."""
+        self.session_current = None
+        self.session_energy_limit = None
+
+    async def _async_reapply_session_settings(self) -> None:
+        """After a restart, set again the current and energy limit set for the session."""
+        status = self.station.snapshot.status
+        if status is None or not status.vehicle_plugged:
+            self._forget_session_settings()
+            return
+        failed: list[str] = []
+        applied: list[str] = []
+        if (current := self.session_current) is not None:
+            try:
+                await self.station.set_current(current)
+                applied.append(f"{current:g} A")
+            except KebaError as err:
+                LOGGER.warning(
+                    "Could not set %s A again on %s after its restart: %s",
+                    current,
+                    self.station.host,
+                    err,
+                )
+                failed.append(f"{current:g} A")
+        if (energy := self.session_energy_limit) is not None and self.capabilities.meter:
+            try:
+                await self.station.set_energy_limit(energy)
+                applied.append(f"{energy:g} kWh")
+            except KebaError as err:
+                LOGGER.warning(
+                    "Could not set the energy limit %s kWh again on %s after its restart: %s",
+                    energy,
+                    self.station.host,
+                    err,
+                )
+                failed.append(f"{energy:g} kWh")
+        if applied:
+            LOGGER.info(
+                "%s restarted during the session; set again: %s",
+                self.station.host,
+                ", ".join(applied),
+            )
+        if failed:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self._reapply_issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_REAPPLY_FAILED,
+                translation_placeholders={
+                    "host": self.station.host,
+                    "title": self.config_entry.title,
+                    "what": ", ".join(failed),
+                },
+            )
+        else:
+            self._async_clear_reapply_issue()

@@ -153,6 +153,12 @@ def _ledger_diagnostics(entry: KebaConfigEntry) -> dict[str, Any] | None:
     }
 
 
+def _rejected(station: Any) -> dict[str, Any] | None:
+    rejected = getattr(station, "rejected", None)
+    as_dict = getattr(rejected, "as_dict", None)
+    return as_dict() if callable(as_dict) else None
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: KebaConfigEntry
 ) -> dict[str, Any]:
@@ -179,6 +185,9 @@ async def async_get_config_entry_diagnostics(
             "host": station.host,
             "ip": station.ip,
             "reboots_seen": station.reboots,
+            # Datagrams the engine dropped as implausible (forged, garbled, absurd values).
+            "rejected_datagrams": _rejected(station),
+            "unsolicited_reports": getattr(station, "unsolicited", None),
             "capabilities": as_plain(station.capabilities),
             "snapshot": as_plain(station.snapshot),
         },
@@ -187,6 +196,8 @@ async def async_get_config_entry_diagnostics(
             "update_interval_s": as_plain(coordinator.update_interval),
             "failed_polls": coordinator.failed_polls,
             "pending_current": data.pending_current if data else None,
+            "session_current": coordinator.session_current,
+            "session_energy_limit": coordinator.session_energy_limit,
             "boot_time": as_plain(data.boot_time) if data else None,
             "last_session": as_plain(data.last_session) if data else None,
         },

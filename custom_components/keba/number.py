@@ -95,7 +95,7 @@ NUMBERS: tuple[KebaNumberEntityDescription, ...] = (
         value_fn=lambda data: (
             None if data.snapshot.status is None else data.snapshot.status.energy_limit_kwh
         ),
-        set_fn=lambda coordinator, value: coordinator.station.set_energy_limit(value),
+        set_fn=lambda coordinator, value: coordinator.async_set_energy_limit(value),
         exists_fn=lambda coordinator: coordinator.capabilities.meter,
     ),
 )

@@ -16,6 +16,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import (
     PERCENTAGE,
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -23,11 +24,13 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
+from .const import DOMAIN, LOGGER
 from .coordinator import KebaConfigEntry, KebaCoordinator, KebaData
 from .domain_data import is_site_entry
 from .entity import KebaEntity
@@ -68,6 +71,10 @@ class KebaSensorEntityDescription(SensorEntityDescription):
     #: at the pace of :data:`METER_WRITE_INTERVAL` and :data:`METER_WRITE_STEP_KWH`, and
     #: exactly whenever the charging state, the plug or the session changes.
     paced: bool = False
+    #: True when the station certainly lacks the value: its entity is removed.
+    absent_fn: Callable[[KebaCoordinator], bool] | None = None
+    #: The value never goes down while the entity exists (a meter's total).
+    never_decreasing: bool = False
 
 
 def _status[T](read: Callable[[ChargingStatus], T]) -> Callable[[KebaData], T | None]:
@@ -92,6 +99,32 @@ def _meter[T](read: Callable[[MeterReading], T]) -> Callable[[KebaData], T | Non
 
 def _has_meter(coordinator: KebaCoordinator) -> bool:
     return coordinator.capabilities.meter
+
+
+def _reports[T](read: Callable[[MeterReading], T]) -> Callable[[KebaCoordinator], bool]:
+    """A meter entity exists when the product has a meter and report 3 carries its value.
+
+    Some stations (a P20 whose meter is not fitted, for one) answer report 3 without meter
+    values: their entities would stay unknown for ever.
+    """
+
+    def exists(coordinator: KebaCoordinator) -> bool:
+        meter = coordinator.station.snapshot.meter
+        return coordinator.capabilities.meter and meter is not None and read(meter) is not None
+
+    return exists
+
+
+def _reports_no(read: Callable[[MeterReading], object]) -> Callable[[KebaCoordinator], bool]:
+    """The station certainly has no such meter value (no meter, or report 3 lacks it)."""
+
+    def absent(coordinator: KebaCoordinator) -> bool:
+        if not coordinator.capabilities.meter:
+            return True
+        meter = coordinator.station.snapshot.meter
+        return meter is not None and read(meter) is None
+
+    return absent
 
 
 def _has_session_history(coordinator: KebaCoordinator) -> bool:
@@ -163,6 +196,12 @@ def _phase_value(
     return _meter(lambda meter: read(meter)[index])
 
 
+def _phase_reader(
+    read: Callable[[MeterReading], tuple[float | None, float | None, float | None]], index: int
+) -> Callable[[MeterReading], float | None]:
+    return lambda meter: read(meter)[index]
+
+
 def _phase_sensors(
     key: str,
     read: Callable[[MeterReading], tuple[float | None, float | None, float | None]],
@@ -184,7 +223,8 @@ def _phase_sensors(
             suggested_display_precision=precision,
             entity_registry_enabled_default=enabled_default,
             value_fn=_phase_value(read, index),
-            exists_fn=_has_meter,
+            exists_fn=_reports(_phase_reader(read, index)),
+            absent_fn=_reports_no(_phase_reader(read, index)),
         )
         for index in range(3)
     )
@@ -212,7 +252,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
         value_fn=_meter(lambda meter: meter.power_w),
-        exists_fn=_has_meter,
+        exists_fn=_reports(lambda meter: meter.power_w),
+        absent_fn=_reports_no(lambda meter: meter.power_w),
     ),
     *_phase_sensors(
         "current",
@@ -237,7 +278,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         suggested_display_precision=1,
         entity_registry_enabled_default=False,
         value_fn=_meter(_power_factor),
-        exists_fn=_has_meter,
+        exists_fn=_reports(_power_factor),
+        absent_fn=_reports_no(_power_factor),
     ),
     KebaSensorEntityDescription(
         key="session_energy",
@@ -249,7 +291,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
         value_fn=_meter(lambda meter: meter.session_energy_kwh),
-        exists_fn=_has_meter,
+        exists_fn=_reports(lambda meter: meter.session_energy_kwh),
+        absent_fn=_reports_no(lambda meter: meter.session_energy_kwh),
     ),
     KebaSensorEntityDescription(
         key="total_energy",
@@ -260,7 +303,9 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
         value_fn=_meter(lambda meter: meter.total_energy_kwh),
-        exists_fn=_has_meter,
+        never_decreasing=True,
+        exists_fn=_reports(lambda meter: meter.total_energy_kwh),
+        absent_fn=_reports_no(lambda meter: meter.total_energy_kwh),
     ),
     KebaSensorEntityDescription(
         key="offered_current",
@@ -323,7 +368,8 @@ SENSORS: tuple[KebaSensorEntityDescription, ...] = (
         translation_key="phases_in_use",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_meter(lambda meter: meter.phases_in_use),
-        exists_fn=_has_meter,
+        exists_fn=_reports(lambda meter: meter.phases_in_use),
+        absent_fn=_reports_no(lambda meter: meter.phases_in_use),
     ),
     KebaSensorEntityDescription(
         key="error_1",
@@ -450,6 +496,16 @@ async def async_setup_entry(
         for description in SENSORS
         if description.exists_fn(coordinator)
     ]
+    # Meter entities of a station that turned out to have no meter (values) go away.
+    registry = er.async_get(hass)
+    for description in SENSORS:
+        if description.absent_fn is None or not description.absent_fn(coordinator):
+            continue
+        serial = entry.unique_id or coordinator.station.serial or entry.entry_id
+        unique_id = f"{serial}_{description.key}"  # as KebaEntity names it
+        if entity_id := registry.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id):
+            LOGGER.info("%s reports no %s: removing %s", entry.title, description.key, entity_id)
+            registry.async_remove(entity_id)
     solar = async_get_manager(hass).station(entry)
     if solar is not None and coordinator.capabilities.currtime:
         solar_entities = [
@@ -484,6 +540,7 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
     """A sensor of a station."""
 
     entity_description: KebaSensorEntityDescription
+    _highest: float | None = None
 
     def __init__(
         self, coordinator: KebaCoordinator, description: KebaSensorEntityDescription
@@ -496,8 +553,13 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
 
     @property
     def native_value(self) -> SensorValue:
-        """The value from the coordinator's data."""
-        return self.entity_description.value_fn(self.coordinator.data)
+        """The value from the coordinator's data; a meter's total never goes down."""
+        value = self.entity_description.value_fn(self.coordinator.data)
+        if self.entity_description.never_decreasing and isinstance(value, int | float):
+            if self._highest is not None and value < self._highest:
+                return self._highest
+            self._highest = float(value)
+        return value
 
     async def async_added_to_hass(self) -> None:
         """Cancel a pending write of a paced meter when the entity goes away."""

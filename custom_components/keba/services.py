@@ -47,7 +47,7 @@ from .const import (
     FAILSAFE_TIMEOUT_MIN,
     LOGGER,
 )
-from .coordinator import KebaConfigEntry
+from .coordinator import ENERGY_LIMIT_STEPS_PER_KWH, KebaConfigEntry
 from .domain_data import is_site_entry
 from .errors import command_errors
 from .kecontact.const import (
@@ -410,10 +410,13 @@ async def _async_set_energy(call: ServiceCall) -> None:
     """Stop the session once it has delivered the given energy."""
     energy: float = call.data[ATTR_ENERGY]
     _check_range("energy_out_of_range", energy, 0, ENERGY_MAX_KWH)
+    if energy > 0 and round(energy * ENERGY_LIMIT_STEPS_PER_KWH) == 0:
+        # ``setenergy 0`` would remove the limit instead.
+        raise _invalid("energy_rounds_to_zero", value=_number_text(energy))
 
     def prepare(entry: KebaConfigEntry) -> _Command:
         _require(entry, entry.runtime_data.coordinator.capabilities.meter, "no_meter")
-        return lambda: entry.runtime_data.station.set_energy_limit(energy)
+        return lambda: entry.runtime_data.coordinator.async_set_energy_limit(energy)
 
     await _async_run(call, prepare)
 

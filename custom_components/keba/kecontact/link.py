@@ -75,6 +75,8 @@ class _Request:
     seq: int
     futures: list[asyncio.Future[tuple[Datagram, str]]] = field(default_factory=list)
     attempts: int = 0
+    #: This request's own limits (a quick probe), else the link's policy.
+    policy: RetryPolicy | None = None
 
     @property
     def is_info(self) -> bool:
@@ -209,11 +211,15 @@ class StationLink:
         return remove
 
     # ---------------------------------------------------------------- requests
-    async def request(self, text: str) -> tuple[Datagram, str]:
+    async def request(
+        self, text: str, *, policy: RetryPolicy | None = None
+    ) -> tuple[Datagram, str]:
         """Send ``text`` when the timing rules allow and return (reply, text actually sent).
 
         The text sent differs from ``text`` when a newer setpoint of the same kind replaced it.
-        Raises :class:`KebaTimeoutError` when every attempt went unanswered.
+        ``policy`` replaces the link's retry policy for this request (a quick probe sends one
+        attempt with a short timeout). Raises :class:`KebaTimeoutError` when every attempt went
+        unanswered.
         """
         if self._closed:
             raise KebaClosedError(f"link to {self.ip} closed")
@@ -236,8 +242,14 @@ class StationLink:
             for pending in self._pending:
                 if pending.text == text and pending.attempts == 0:
                     pending.futures.append(future)
+                    if pending.policy is not None and (
+                        policy is None or policy.max_attempts > pending.policy.max_attempts
+                    ):
+                        pending.policy = policy  # the more patient caller decides
                     return await future
-        request = _Request(text=text, key=key, report_id=report_id, seq=next(self._seq))
+        request = _Request(
+            text=text, key=key, report_id=report_id, seq=next(self._seq), policy=policy
+        )
         request.futures.append(future)
         self._pending.append(request)
         self._wake.set()
@@ -295,22 +307,25 @@ class StationLink:
         request.attempts += 1
         if request.attempts > 1:
             self.retries += 1
+        self.sent += 1
+        try:
+            self._send(request.text.encode("ascii"), (self.ip, self.port))
+        except OSError as err:
+            _LOGGER.debug("%s: sending %r failed: %s", self.ip, request.text, err)
+        # The time is taken after the datagram has left: a pause of the process (garbage
+        # collection, a busy loop) between taking it and sending must not shorten the next gap.
         now = self._clock.time()
         history = self._history
         history.last_send = now
         history.last_by_key[request.key] = now
         if is_disable_command(request.text):
             history.silent_until = now + DIS_PAUSE
-        self.sent += 1
-        try:
-            self._send(request.text.encode("ascii"), (self.ip, self.port))
-        except OSError as err:
-            _LOGGER.debug("%s: sending %r failed: %s", self.ip, request.text, err)
-        await self._wait(self._reply_event, self.policy.attempt_timeout)
+        policy = request.policy or self.policy
+        await self._wait(self._reply_event, policy.attempt_timeout)
         self._inflight = None
         if request.done:
             return
-        if request.attempts >= self.policy.max_attempts:
+        if request.attempts >= policy.max_attempts:
             request.fail(
                 KebaTimeoutError(
                     f"{self.ip} did not answer {request.text!r} after {request.attempts} attempts"

@@ -40,7 +40,7 @@ from .exceptions import (
     KebaVerificationError,
     UdpControlDisabledError,
 )
-from .link import StationLink
+from .link import RetryPolicy, StationLink
 from .models import (
     ChargingSession,
     ChargingStatus,
@@ -523,11 +523,11 @@ class KebaStation:
             self.provisional = {}
 
     # ------------------------------------------------------------------ reports
-    async def _report(self, report_id: int) -> dict[str, Any]:
+    async def _report(self, report_id: int, *, policy: RetryPolicy | None = None) -> dict[str, Any]:
         link = self.link
         self._awaiting[report_id] = self._awaiting.get(report_id, 0) + 1
         try:
-            reply, _ = await link.request(f"report {report_id}")
+            reply, _ = await link.request(f"report {report_id}", policy=policy)
         finally:
             self._awaiting[report_id] -= 1
         if not isinstance(reply, ReportReply):  # pragma: no cover - matching guarantees it

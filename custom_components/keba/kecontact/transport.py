@@ -13,6 +13,7 @@ from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
 import errno
+import ipaddress
 import logging
 import socket
 
@@ -20,12 +21,15 @@ from .clock import Clock, LoopClock
 from .const import COM_PAUSE, DIS_PAUSE, PAUSE_MARGIN, STATION_PORT, UDP_PAUSE
 from .exceptions import KebaClosedError, KebaConnectionError, KebaPortInUseError
 from .link import LinkTimingSource, RetryPolicy, SendHistory, StationLink, repeat_key
-from .parser import Datagram, parse_datagram
+from .parser import Datagram, ReportReply, parse_datagram
 
 _LOGGER = logging.getLogger(__name__)
 
 #: How many distinct unknown senders are remembered for "log once" (beyond that: only counted).
 _UNKNOWN_SENDERS_REMEMBERED = 256
+
+#: How many addresses that stations answered from are remembered.
+_STATION_ADDRESSES_REMEMBERED = 4096
 
 type DatagramTap = Callable[[str, Datagram], None]
 
@@ -86,6 +90,12 @@ class KebaEndpoint(LinkTimingSource):
         # When each command was last broadcast to each address (t_COM_pause per address).
         self._broadcast_to: dict[tuple[str, str], float] = {}
         self._last_broadcast = float("-inf")
+        # Addresses stations answered from: unicast, so a search to them reaches one station.
+        self._station_addresses: set[str] = set()
+        self._broadcast_addresses: set[str] = set()
+        # The last report 1 of each station (whoever asked), for a client that would have to
+        # wait 5 s to ask again.
+        self._report1: dict[str, tuple[float, ReportReply]] = {}
 
     # ------------------------------------------------------------------ socket
     async def open(self) -> None:
@@ -207,6 +217,10 @@ class KebaEndpoint(LinkTimingSource):
                 _LOGGER.debug("Ignoring datagram from unknown address %s", host)
             return
         datagram = parse_datagram(data)
+        if len(self._station_addresses) < _STATION_ADDRESSES_REMEMBERED:
+            self._station_addresses.add(host)
+            if isinstance(datagram, ReportReply) and datagram.report_id == 1:
+                self._report1[host] = (self.clock.time(), datagram)
         if link is not None:
             link.handle(datagram)
         for tap in list(self._taps):
@@ -223,42 +237,105 @@ class KebaEndpoint(LinkTimingSource):
             self._broadcast_at.get(key, float("-inf")) + COM_PAUSE + PAUSE_MARGIN,
         )
 
+    def recent_report1(self, host: str, max_age: float) -> ReportReply | None:
+        """The last report 1 from ``host`` if it arrived within ``max_age`` seconds."""
+        at, reply = self._report1.get(host, (float("-inf"), None))
+        return reply if self.clock.time() - at <= max_age else None
+
+    def declare_broadcast(self, address: str) -> None:
+        """Tell the endpoint that ``address`` is a broadcast address (of a local network)."""
+        self._broadcast_addresses.add(address)
+
+    def is_station_address(self, address: str) -> bool:
+        """Whether ``address`` reaches one station only (not a broadcast address).
+
+        True when a station has answered from it; False when it was declared a broadcast
+        address, or when it might be one: 255.255.255.255, anything but an IPv4 address, and
+        addresses whose last four bits are all ones (the broadcast address of every network
+        from /16 to /28 has them).
+        """
+        if address in self._station_addresses:
+            return True
+        if address in self._broadcast_addresses:
+            return False
+        try:
+            ip = ipaddress.IPv4Address(address)
+        except ValueError:
+            return False
+        return not (ip == ipaddress.IPv4Address("255.255.255.255") or int(ip) & 0x0F == 0x0F)
+
+    def _ready_at(self, key: str, address: str) -> float:
+        """Earliest time ``key`` may be sent to ``address`` by :meth:`broadcast`."""
+        if self.is_station_address(address):
+            # One station's own address: only its own rules apply.
+            history = self._histories.get(address) or SendHistory()
+            return max(
+                history.last_send + UDP_PAUSE + PAUSE_MARGIN,
+                history.silent_until + PAUSE_MARGIN,
+                history.last_by_key.get(key, float("-inf")) + COM_PAUSE + PAUSE_MARGIN,
+                self._broadcast_to.get((key, address), float("-inf")) + COM_PAUSE + PAUSE_MARGIN,
+            )
+        # Perhaps a broadcast address: it reaches every station talked to lately, linked or
+        # not (an entry just unloaded). Other broadcast targets are no stations.
+        histories = [
+            history
+            for ip, history in self._histories.items()
+            if ip in self._links or self.is_station_address(ip)
+        ]
+        return max(
+            [
+                self._last_broadcast + UDP_PAUSE + PAUSE_MARGIN,
+                self._broadcast_to.get((key, address), float("-inf")) + COM_PAUSE + PAUSE_MARGIN,
+            ]
+            + [h.last_send + UDP_PAUSE + PAUSE_MARGIN for h in histories]
+            + [h.silent_until + PAUSE_MARGIN for h in histories]
+            + [h.last_by_key.get(key, float("-inf")) + COM_PAUSE + PAUSE_MARGIN for h in histories]
+        )
+
+    def broadcast_wait(self, text: str, address: str) -> float:
+        """How long :meth:`broadcast` of ``text`` to ``address`` would wait now."""
+        return max(0.0, self._ready_at(repeat_key(text), address) - self.clock.time())
+
+    def repeat_wait(self, text: str, address: str) -> float:
+        """How long until ``text`` may be broadcast to ``address`` again (t_COM_pause)."""
+        last = self._broadcast_to.get((repeat_key(text), address), float("-inf"))
+        return max(0.0, last + COM_PAUSE + PAUSE_MARGIN - self.clock.time())
+
     async def broadcast(self, text: str, address: str) -> None:
         """Send ``text`` to a broadcast (or any unlinked) address, keeping the timing rules.
 
-        A broadcast reaches every station behind the address, so it waits until every linked
-        station may receive a datagram, and marks the time so that they wait after it too. The
-        same command goes to the same address again only after t_COM_pause; different addresses
-        (one per subnet, or a list of station addresses) are only kept t_UDP_pause apart, so that
-        a discovery over many addresses does not take 5 s per address.
+        A broadcast address reaches every station behind it, so it waits until every station
+        talked to lately may receive a datagram, and marks the time so that they wait after it
+        too. An address a station has answered from is that one station: only its own rules
+        apply, and only it waits afterwards, so a search to station addresses never delays
+        requests to other stations. The same command goes to the same address again only after
+        t_COM_pause; different addresses (one per subnet, or a list of station addresses) are
+        only kept t_UDP_pause apart, so that a discovery over many addresses does not take 5 s
+        per address.
         """
         key = repeat_key(text)
         while True:
             now = self.clock.time()
-            ready = max(
-                [
-                    self._last_broadcast + UDP_PAUSE + PAUSE_MARGIN,
-                    self._broadcast_to.get((key, address), float("-inf"))
-                    + COM_PAUSE
-                    + PAUSE_MARGIN,
-                ]
-                + [link.last_send + UDP_PAUSE + PAUSE_MARGIN for link in self._links.values()]
-                + [
-                    link.last_send_of(key) + COM_PAUSE + PAUSE_MARGIN
-                    for link in self._links.values()
-                ]
-            )
+            ready = self._ready_at(key, address)
             if ready <= now:
                 break
             await self.clock.sleep(ready - now)
-        self._last_broadcast = now
-        self._broadcast_at[key] = now
-        self._broadcast_to[key, address] = now
         self.stats.sent_broadcasts += 1
         try:
             self._send(text.encode("ascii"), (address, self.station_port))
         except OSError as err:
             _LOGGER.debug("Broadcast of %r to %s failed: %s", text, address, err)
+        # Marked after sending, like a link does: a pause before the send cannot shorten a gap.
+        now = self.clock.time()
+        self._broadcast_to[key, address] = now
+        # The address's own history, whatever it turns out to be: if a station answers from it
+        # later, its link (or the next search) keeps the rules after this datagram.
+        history = self._histories.setdefault(address, SendHistory())
+        history.last_send = now
+        history.last_by_key[key] = now
+        if not self.is_station_address(address):
+            self._last_broadcast = now
+            self._broadcast_at[key] = now
 
 
 class EndpointPool:

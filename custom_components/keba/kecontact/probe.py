@@ -1,0 +1,266 @@
+"""Check an address quickly: is a station there, which one, and does it take UDP commands?
+
+The same contract as :meth:`KebaStation.probe <.station.KebaStation.probe>`, tuned for a person
+waiting in front of a form (and for lossy networks):
+
+Used when a station is added by address and when a configured station is set up. A station
+answers in milliseconds, so the first answer is waited for only briefly — but a lost datagram
+must not make a station look absent, so several *different* read requests are sent in a row
+(t_COM_pause applies per command, so they may follow each other after t_UDP_pause): ``report 1``,
+``report 2``, ``report 3``, then session reports. Once anything has answered, the
+missing reports are asked again with retries.
+
+A station whose DIP switch DSW1.3 is off answers ``i`` and ``report 1`` and ignores everything
+else (KEBA UDP guide §1.1, x-series configuration manual, DIP switch table). The probe tells
+this apart: ``report 1`` answers, ``report 2`` does not (after retries), or report 1's
+``DIP-Sw1`` shows the bit of DSW1.3 clear and report 2 stays silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, replace
+import logging
+
+from .clock import Clock, LoopClock
+from .const import COM_PAUSE
+from .exceptions import (
+    KebaConnectionError,
+    KebaImplausibleError,
+    KebaTimeoutError,
+    UdpControlDisabledError,
+)
+from .link import RetryPolicy, StationLink, repeat_key
+from .models import ChargingStatus, MeterReading, StationInfo
+from .parser import ReportReply
+from .plausibility import check_fields
+from .product import Capabilities
+from .station import EventKind, KebaStation, StationEvent
+
+_LOGGER = logging.getLogger(__name__)
+
+#: One quick attempt per probing request: a station answers within milliseconds.
+QUICK_POLICY = RetryPolicy(attempt_timeout=0.4, max_attempts=1)
+#: Reports asked again once the station has shown it is there (each retry after 5 s).
+PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
+#: Read requests sent while nothing has answered yet, in this order. Not ``i``: that is what a
+#: search sends to every address, and it would have to wait 5 s after a probe.
+PROBE_REQUESTS = ("report 1", "report 2", "report 3", "report 100", "report 101", "report 102")
+#: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
+_PROBED_REPORTS = (1, 2, 3, 100, 101, 102)
+_UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101", "report 102"})
+
+
+#: A quick request that would first wait longer than this (for KEBA's rules) is left to the
+#: patient stage.
+_MAX_QUICK_WAIT = 0.3
+#: Events of the station that show which report answered.
+_EVENT_REPORTS = {
+    EventKind.INFO: "report 1",
+    EventKind.STATUS: "report 2",
+    EventKind.METER: "report 3",
+    EventKind.SESSION: "report 100",
+}
+#: How long to wait for the answer to someone else's report 1 before asking again.
+_OTHERS_ANSWER_S = 1.0
+#: A report 1 this young, read by someone else, identifies the station.
+_RECENT_REPORT1_S = 10.0
+
+
+def _wait_for(link: StationLink, text: str, clock: Clock) -> float:
+    """How long ``text`` would wait for its t_COM_pause on ``link``."""
+    return link.last_send_of(repeat_key(text)) + COM_PAUSE - clock.time()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeResult:
+    """What a probe learned; the station's snapshot holds the reports themselves."""
+
+    info: StationInfo
+    status: ChargingStatus | None
+    meter: MeterReading | None
+    #: When (the station's clock) report 2 and report 3 were read, for reuse by a first poll.
+    read_at: float
+
+
+def adopt_reports(
+    station: KebaStation,
+    info: StationInfo,
+    status: ChargingStatus | None = None,
+    meter: MeterReading | None = None,
+) -> None:
+    """Give ``station`` reports read moments ago through another client of the same station.
+
+    Adding a station reads report 1 (and 2, 3) to check it; the entry set up right after uses
+    those instead of asking again, which KEBA's t_COM_pause would delay by 5 s.
+    """
+    station.snapshot = replace(
+        station.snapshot,
+        info=info,
+        status=status or station.snapshot.status,
+        meter=meter or station.snapshot.meter,
+    )
+    station.capabilities = Capabilities.from_product(info.product, com_module=info.com_module)
+
+
+async def probe_station(
+    station: KebaStation,
+    *,
+    known_info: StationInfo | None = None,
+    answer_within: float = 2.6,
+    identify_within: float = 16.0,
+    clock: Clock | None = None,
+) -> ProbeResult:
+    """Probe ``station`` (connected or not) and return what it answered.
+
+    Raises :class:`KebaTimeoutError` when nothing answers within ``answer_within`` seconds, or
+    when the station answered something but not ``report 1`` within ``identify_within``.
+    Raises :class:`UdpControlDisabledError` when report 1 answers and report 2 does not.
+    ``known_info``: report 1 as read moments ago (by a search); it is not asked again.
+    """
+    clock = clock or LoopClock()
+    started = clock.time()
+    await station.connect(read_info=False)
+    link = station.link
+    answered: set[str] = set()
+
+    def on_event(event: StationEvent) -> None:
+        # Also a late answer (after its quick attempt gave up) shows that the station is there.
+        if (text := _EVENT_REPORTS.get(event.kind)) is not None:
+            answered.add(text)
+
+    remove_listener = station.add_listener(on_event)
+    # The station believes only reports it asked for: during the probe, a late answer to a
+    # quick attempt that gave up counts as asked for too.
+    awaiting = station._awaiting  # noqa: SLF001 - the probe is the station's own helper
+    for number in _PROBED_REPORTS:
+        awaiting[number] = awaiting.get(number, 0) + 1
+    try:
+        return await _probe(
+            station, link, answered, known_info, answer_within, identify_within, clock, started
+        )
+    finally:
+        remove_listener()
+        for number in _PROBED_REPORTS:
+            awaiting[number] -= 1
+
+
+async def _probe(
+    station: KebaStation,
+    link: StationLink,
+    answered: set[str],
+    known_info: StationInfo | None,
+    answer_within: float,
+    identify_within: float,
+    clock: Clock,
+    started: float,
+) -> ProbeResult:
+    if known_info is not None:
+        adopt_reports(station, known_info)
+        answered.add("report 1")
+
+    async def ask(text: str, policy: RetryPolicy) -> bool:
+        # A quick request that cannot go out at once (someone else sent the same just now)
+        # gives up instead of holding up the next one.
+        limit = policy.attempt_timeout + _MAX_QUICK_WAIT if policy is QUICK_POLICY else None
+        try:
+            async with asyncio.timeout(limit):
+                await station._report(int(text.split()[1]), policy=policy)  # noqa: SLF001
+        except KebaTimeoutError, KebaImplausibleError, TimeoutError:
+            return text in answered
+        answered.add(text)
+        return True
+
+    def wanted() -> list[str]:
+        caps = station.capabilities
+        needs = ["report 1", "report 2"]
+        if caps is None or caps.meter:
+            needs.append("report 3")
+        return [text for text in needs if text not in answered]
+
+    # Report 1 that someone else (a search) read moments ago is not asked again.
+    if known_info is None and station.ip is not None:
+        recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
+        if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
+            adopt_reports(station, StationInfo.from_report(recent.fields))
+            answered.add("report 1")
+
+    # Stage 1: quick single attempts until the station shows itself, then only what is needed.
+    # A request asked lately by someone else waits for its t_COM_pause first; the answer
+    # window starts when the first request can go.
+    tried: set[str] = set()
+    deadline = started + answer_within
+    while not answered and clock.time() < deadline + COM_PAUSE:
+        waits = {t: _wait_for(link, t, clock) for t in PROBE_REQUESTS if t not in tried}
+        if not waits:
+            break
+        if min(waits.values()) > _MAX_QUICK_WAIT:
+            pause = min(waits.values())
+            deadline += pause
+            await clock.sleep(pause)
+            continue
+        for text in PROBE_REQUESTS:
+            if answered or clock.time() > deadline:
+                break
+            if text in tried or _wait_for(link, text, clock) > _MAX_QUICK_WAIT:
+                continue
+            tried.add(text)
+            await ask(text, QUICK_POLICY)
+        if clock.time() > deadline:
+            break
+    for text in PROBE_REQUESTS[:3]:
+        if answered and text in wanted() and _wait_for(link, text, clock) <= _MAX_QUICK_WAIT:
+            await ask(text, QUICK_POLICY)
+    if not answered:
+        raise KebaTimeoutError(f"{station.host} did not answer within {answer_within:g} s")
+
+    # Stage 2: the station is there; ask what is missing, with retries, within the deadline.
+    remaining = identify_within - (clock.time() - started)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(remaining, 0.1)):
+            if "report 1" not in answered and station.ip is not None:
+                # Someone else (a search) asked for report 1 lately: its answer will do.
+                waited = 0.0
+                while _wait_for(link, "report 1", clock) > 0 and waited < _OTHERS_ANSWER_S:
+                    recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
+                    if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
+                        adopt_reports(station, StationInfo.from_report(recent.fields))
+                        answered.add("report 1")
+                        break
+                    await clock.sleep(0.05)
+                    waited += 0.05
+            info = station.snapshot.info
+            dip_off = info is not None and info.udp_control_enabled is False
+            asks = []
+            if "report 1" not in answered:
+                asks.append(ask("report 1", PATIENT_POLICY))
+            if not answered & _UDP_EVIDENCE and not dip_off:
+                asks.extend(ask(text, PATIENT_POLICY) for text in ("report 2", "report 3"))
+            await asyncio.gather(*asks)
+    info = station.snapshot.info
+    if info is None or "report 1" not in answered:
+        raise KebaTimeoutError(f"{station.host} did not answer report 1")
+    status = station.snapshot.status
+    if (
+        known_info is not None
+        and status is not None
+        and status.serial
+        and known_info.serial
+        and status.serial != known_info.serial
+    ):
+        raise KebaConnectionError(
+            f"{station.host} is now station {status.serial}, not {known_info.serial}"
+        )
+    if not answered & _UDP_EVIDENCE:
+        enabled = info.udp_control_enabled
+        raise UdpControlDisabledError(
+            station.host, info, dip_switch_says_off=None if enabled is None else not enabled
+        )
+    _LOGGER.debug("%s probed in %.2f s: %s", station.host, clock.time() - started, sorted(answered))
+    return ProbeResult(
+        info=info,
+        status=station.snapshot.status,
+        meter=station.snapshot.meter if "report 3" in answered else None,
+        read_at=clock.time(),
+    )
