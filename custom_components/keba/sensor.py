@@ -23,7 +23,7 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_call_later
@@ -578,7 +578,9 @@ class KebaSensorEntity(KebaEntity, SensorEntity):
         if self.entity_description.paced and self._holds_back():
             if self._flush_unsub is None:
                 self._flush_unsub = async_call_later(
-                    self.hass, self._written_at + METER_FLUSH_AFTER - dt_util.utcnow(), self._flush
+                    self.hass,
+                    self._written_at + METER_FLUSH_AFTER - dt_util.utcnow(),
+                    HassJob(self._flush, "KEBA meter write", cancel_on_shutdown=True),
                 )
             return
         self._async_write()
