@@ -210,8 +210,10 @@ class _FakeLink:
         station.requests.append(text)
         words = text.split()
         number = int(words[1]) if words[0] == "report" else 0
-        if station.fail_polls or number in station.ignored_reports or (
-            number and number not in station.reports
+        if (
+            station.fail_polls
+            or number in station.ignored_reports
+            or (number and number not in station.reports)
         ):
             raise KebaTimeoutError(f"{station.host} did not answer {text!r}")
         if number == 1:

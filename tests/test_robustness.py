@@ -192,9 +192,7 @@ async def test_silent_station_is_quick_and_delays_no_other_flow(
 
     async def add_other() -> float:
         began = loop.time()
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USER}
-        )
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
         assert result["step_id"] == "user"
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_STATION: sim.stations[0].serial}
@@ -275,9 +273,10 @@ async def test_delete_readd_reload_keeps_the_timing_rules(
     start_simulator: SimulatorFactory,
     no_timing_violations: list[Simulator],
 ) -> None:
-    """20 cycles: delete an entry, add it again by hand, reload it, while a flow probes a
-    station whose entry is loaded. The stations see no timing violation: a station's send
-    history outlives every entry, flow and socket.
+    """20 cycles of deleting, adding again and reloading an entry while another is checked.
+
+    A reconfigure flow probes a station whose entry is loaded meanwhile. The stations see no
+    timing violation: a station's send history outlives every entry, flow and socket.
     """
     sim = await start_simulator(count=2, variant="p30-x", scenario="charging")
     no_timing_violations.append(sim)
@@ -357,7 +356,7 @@ async def test_restart_during_a_session_sets_current_and_limit_again(
     sim = await start_simulator(variant="p30-c", scenario="charging")
     no_timing_violations.append(sim)
     station = sim.stations[0]
-    station._boot_time -= 3600  # noqa: SLF001 - the station has been running for an hour
+    station._boot_time -= 3600
     keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
     assert await async_setup_component(hass, DOMAIN, keba_yaml)
     result = await _manual_add(hass, loopback.station_ip(0))
@@ -367,17 +366,17 @@ async def test_restart_during_a_session_sets_current_and_limit_again(
     await asyncio.sleep(5.2)
     await coordinator.async_set_current(10)
     await coordinator.async_set_energy_limit(5)
-    assert station._curr_user == 10000  # noqa: SLF001 - the simulator's own state
+    assert station._curr_user == 10000
     assert _received(sim, 0, "currtime 10000 1") == 1
 
     station.reboot()
-    assert station._curr_user != 10000  # noqa: SLF001
+    assert station._curr_user != 10000
     # The next poll (every 5 s while charging) shows the uptime going back; the settings
     # follow within KEBA's timing rules.
     async with asyncio.timeout(40):
-        while "set again" not in caplog.text:
+        while "set again" not in caplog.text:  # noqa: ASYNC110 - a log line, no event to wait on
             await asyncio.sleep(0.5)
-    assert station._curr_user == 10000  # noqa: SLF001
+    assert station._curr_user == 10000
     assert _received(sim, 0, "setenergy 50000") == 2
     assert _received(sim, 0, "currtime 10000 1") == 2
     assert "set again: 10 A, 5 kWh" in caplog.text
@@ -399,13 +398,11 @@ async def test_forged_datagrams_change_nothing(
     The datagrams are the robustness issue's; the engine drops them, diagnostics count them,
     and total energy never decreases in Home Assistant.
     """
-    import socket  # noqa: PLC0415 - only this test forges
+    import socket
 
-    from homeassistant.const import Platform  # noqa: PLC0415
+    from homeassistant.const import Platform
 
-    from custom_components.keba.diagnostics import (  # noqa: PLC0415
-        async_get_config_entry_diagnostics,
-    )
+    from custom_components.keba.diagnostics import async_get_config_entry_diagnostics
 
     sim = await start_simulator(variant="p30-c", scenario="charging")
     no_timing_violations.append(sim)

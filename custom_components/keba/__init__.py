@@ -40,8 +40,8 @@ from .kecontact import (
     KebaPortInUseError,
     KebaStation,
     KebaTimeoutError,
+    UdpControlDisabledError,
 )
-from .kecontact import UdpControlDisabledError
 from .kecontact.probe import adopt_reports, probe_station
 from .services import async_setup_services
 from .solar import SolarManager

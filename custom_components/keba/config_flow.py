@@ -123,8 +123,8 @@ from .kecontact import (
     KebaStation,
     KebaTimeoutError,
     StationInfo,
+    UdpControlDisabledError,
 )
-from .kecontact import UdpControlDisabledError
 from .kecontact.probe import probe_station
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.

@@ -64,7 +64,9 @@ class KebaDomainData:
     def recent_identities(self) -> dict[str, StationInfo]:
         """Report 1 of stations identified within the last two minutes, by IP address."""
         now = time.monotonic()
-        for ip in [ip for ip, item in self.identities.items() if now - item.at > IDENTITY_MAX_AGE_S]:
+        for ip in [
+            ip for ip, item in self.identities.items() if now - item.at > IDENTITY_MAX_AGE_S
+        ]:
             del self.identities[ip]
         return {ip: item.info for ip, item in self.identities.items()}
 
@@ -72,7 +74,9 @@ class KebaDomainData:
         """The flow's reports of ``host`` if they are recent; each is used once."""
         handover = self.handovers.pop(host, None)
         now = time.monotonic()
-        for stale in [h for h, item in self.handovers.items() if now - item.at > HANDOVER_MAX_AGE_S]:
+        for stale in [
+            h for h, item in self.handovers.items() if now - item.at > HANDOVER_MAX_AGE_S
+        ]:
             del self.handovers[stale]
         if handover is None or now - handover.at > HANDOVER_MAX_AGE_S:
             return None

@@ -144,9 +144,7 @@ async def discover(
             *(_identify(endpoint, host, identify_timeout) for host in unidentified)
         )
         identified = dict(zip(unidentified, results, strict=True))
-    return _collect(
-        answers, infos, known, identified=identified, complete=complete, skip=skipped()
-    )
+    return _collect(answers, infos, known, identified=identified, complete=complete, skip=skipped())
 
 
 #: A target whose request would have to wait longer than this is skipped for the round.
@@ -188,7 +186,9 @@ def _collect(
         if host in known:
             stations.append(replace(known[host], answered_all=host in complete or host in skip))
         elif info is not None:
-            stations.append(replace(_from_info(host, info, firmware), answered_all=host in complete))
+            stations.append(
+                replace(_from_info(host, info, firmware), answered_all=host in complete)
+            )
         else:
             stations.append(
                 DiscoveredStation(
@@ -202,11 +202,11 @@ def _collect(
     return stations
 
 
-async def _identify(endpoint: KebaEndpoint, host: str, timeout: float) -> StationInfo | None:
+async def _identify(endpoint: KebaEndpoint, host: str, within: float) -> StationInfo | None:
     """``report 1`` with retries to a station that answered ``i``; None if it never answers."""
     station = KebaStation(endpoint, host)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             await station.connect(read_info=False)
             await station._report(1, policy=_IDENTIFY_POLICY)  # noqa: SLF001 - same package
     except (KebaError, TimeoutError) as err:

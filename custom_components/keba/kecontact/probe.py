@@ -24,13 +24,13 @@ from dataclasses import dataclass, replace
 import logging
 
 from .clock import Clock, LoopClock
+from .const import COM_PAUSE
 from .exceptions import (
     KebaConnectionError,
     KebaImplausibleError,
     KebaTimeoutError,
     UdpControlDisabledError,
 )
-from .const import COM_PAUSE
 from .link import RetryPolicy, StationLink, repeat_key
 from .models import ChargingStatus, MeterReading, StationInfo
 from .parser import ReportReply
@@ -43,7 +43,7 @@ _LOGGER = logging.getLogger(__name__)
 #: One quick attempt per probing request: a station answers within milliseconds.
 QUICK_POLICY = RetryPolicy(attempt_timeout=0.4, max_attempts=1)
 #: Reports asked again once the station has shown it is there (each retry after 5 s).
-PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
+PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=5)
 #: Read requests sent while nothing has answered yet, in this order. Not ``i``: that is what a
 #: search sends to every address, and it would have to wait 5 s after a probe.
 PROBE_REQUESTS = ("report 1", "report 2", "report 3", "report 100", "report 101", "report 102")
@@ -109,7 +109,7 @@ async def probe_station(
     *,
     known_info: StationInfo | None = None,
     answer_within: float = 2.6,
-    identify_within: float = 16.0,
+    identify_within: float = 26.0,
     clock: Clock | None = None,
 ) -> ProbeResult:
     """Probe ``station`` (connected or not) and return what it answered.
@@ -137,14 +137,16 @@ async def probe_station(
     for number in _PROBED_REPORTS:
         awaiting[number] = awaiting.get(number, 0) + 1
     try:
-        return await _probe(station, link, answered, known_info, answer_within, identify_within, clock, started)
+        return await _probe(
+            station, link, answered, known_info, answer_within, identify_within, clock, started
+        )
     finally:
         remove_listener()
         for number in _PROBED_REPORTS:
             awaiting[number] -= 1
 
 
-async def _probe(  # noqa: PLR0913 - the state of one probe
+async def _probe(
     station: KebaStation,
     link: StationLink,
     answered: set[str],
@@ -255,9 +257,7 @@ async def _probe(  # noqa: PLR0913 - the state of one probe
         raise UdpControlDisabledError(
             station.host, info, dip_switch_says_off=None if enabled is None else not enabled
         )
-    _LOGGER.debug(
-        "%s probed in %.2f s: %s", station.host, clock.time() - started, sorted(answered)
-    )
+    _LOGGER.debug("%s probed in %.2f s: %s", station.host, clock.time() - started, sorted(answered))
     return ProbeResult(
         info=info,
         status=station.snapshot.status,

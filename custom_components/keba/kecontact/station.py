@@ -523,9 +523,7 @@ class KebaStation:
             self.provisional = {}
 
     # ------------------------------------------------------------------ reports
-    async def _report(
-        self, report_id: int, *, policy: RetryPolicy | None = None
-    ) -> dict[str, Any]:
+    async def _report(self, report_id: int, *, policy: RetryPolicy | None = None) -> dict[str, Any]:
         link = self.link
         self._awaiting[report_id] = self._awaiting.get(report_id, 0) + 1
         try:
