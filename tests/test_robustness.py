@@ -273,9 +273,10 @@ async def test_delete_readd_reload_keeps_the_timing_rules(
     start_simulator: SimulatorFactory,
     no_timing_violations: list[Simulator],
 ) -> None:
-    """20 cycles: delete an entry, add it again by hand, reload it, while a flow probes a
-    station whose entry is loaded. The stations see no timing violation: a station's send
-    history outlives every entry, flow and socket.
+    """20 cycles of deleting, adding again and reloading an entry while another is checked.
+
+    A reconfigure flow probes a station whose entry is loaded meanwhile. The stations see no
+    timing violation: a station's send history outlives every entry, flow and socket.
     """
     sim = await start_simulator(count=2, variant="p30-x", scenario="charging")
     no_timing_violations.append(sim)
@@ -373,7 +374,7 @@ async def test_restart_during_a_session_sets_current_and_limit_again(
     # The next poll (every 5 s while charging) shows the uptime going back; the settings
     # follow within KEBA's timing rules.
     async with asyncio.timeout(40):
-        while "set again" not in caplog.text:
+        while "set again" not in caplog.text:  # noqa: ASYNC110 - a log line, no event to wait on
             await asyncio.sleep(0.5)
     assert station._curr_user == 10000
     assert _received(sim, 0, "setenergy 50000") == 2

@@ -425,3 +425,36 @@ async def test_variants(
 ) -> None:
     """A station gets sensors only for what it has (meter, session reports, RFID)."""
     assert entity_keys(entity_registry, init_integration.entry_id) == expected
+
+
+async def test_no_meter_entities_without_meter_values(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+) -> None:
+    """No meter values in report 3 (a P20 without meter): no meter entities.
+
+    Those left from an earlier setup are removed from the entity registry.
+    """
+    from homeassistant.setup import async_setup_component
+
+    from custom_components.keba.const import DOMAIN
+
+    mock_station.reports[3] = {"ID": "3", "Serial": "18039974", "Sec": 6096}
+    mock_config_entry.add_to_hass(hass)
+    old = entity_registry.async_get_or_create(
+        SENSOR_DOMAIN, DOMAIN, "18039974_power", config_entry=mock_config_entry
+    )
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+
+    unique_ids = {
+        entry.unique_id
+        for entry in er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id)
+    }
+    for key in ("power", "current_l1", "voltage_l1", "power_factor", "total_energy"):
+        assert f"18039974_{key}" not in unique_ids, key
+    assert entity_registry.async_get(old.entity_id) is None
+    # What report 2 tells stays.
+    assert "18039974_charging_state" in unique_ids

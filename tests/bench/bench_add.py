@@ -5,7 +5,8 @@ pytest-homeassistant harness: Home Assistant's real config flow manager, entry s
 integration's real UDP code, against simulated stations on a random 127.x.y.0/24.
 
 * healthy network, 5 stations each: by hand (address submitted → entry loaded) and from the
-  list (flow opened, i.e. the search, → station picked → entry loaded); median of 5, target < 2 s;
+  list (flow opened, i.e. the search, → station picked → entry loaded); median of 5,
+  target < 2 s;
 * 30 % of datagrams lost each way (the simulator's ``loss``), 10 stations each way of adding:
   how many adds succeed (target 10 of 10), with their median time.
 

@@ -202,11 +202,11 @@ def _collect(
     return stations
 
 
-async def _identify(endpoint: KebaEndpoint, host: str, timeout: float) -> StationInfo | None:
+async def _identify(endpoint: KebaEndpoint, host: str, within: float) -> StationInfo | None:
     """``report 1`` with retries to a station that answered ``i``; None if it never answers."""
     station = KebaStation(endpoint, host)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             await station.connect(read_info=False)
             await station._report(1, policy=_IDENTIFY_POLICY)  # noqa: SLF001 - same package
     except (KebaError, TimeoutError) as err:

@@ -43,7 +43,7 @@ _LOGGER = logging.getLogger(__name__)
 #: One quick attempt per probing request: a station answers within milliseconds.
 QUICK_POLICY = RetryPolicy(attempt_timeout=0.4, max_attempts=1)
 #: Reports asked again once the station has shown it is there (each retry after 5 s).
-PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=3)
+PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=5)
 #: Read requests sent while nothing has answered yet, in this order. Not ``i``: that is what a
 #: search sends to every address, and it would have to wait 5 s after a probe.
 PROBE_REQUESTS = ("report 1", "report 2", "report 3", "report 100", "report 101", "report 102")
@@ -109,7 +109,7 @@ async def probe_station(
     *,
     known_info: StationInfo | None = None,
     answer_within: float = 2.6,
-    identify_within: float = 16.0,
+    identify_within: float = 26.0,
     clock: Clock | None = None,
 ) -> ProbeResult:
     """Probe ``station`` (connected or not) and return what it answered.
