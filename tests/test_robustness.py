@@ -60,9 +60,19 @@ def _received(sim: Simulator, index: int, text: str) -> int:
     return sum(1 for _, _, got in sim.stations[index].received if got == text)
 
 
+async def _start_user_flow(hass: HomeAssistant) -> dict[str, Any]:
+    """The user step; with a station set up already, "Charging station" in its menu."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    if result["type"] is FlowResultType.MENU:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "station"}
+        )
+    return result
+
+
 async def _manual_add(hass: HomeAssistant, host: str) -> dict[str, Any]:
     """The user step, then the manual address form with ``host``."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _start_user_flow(hass)
     if result["step_id"] == "user":
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_STATION: MANUAL_ENTRY}
@@ -93,7 +103,7 @@ async def test_flow_refuses_a_station_with_udp_control_off(
     assert await async_setup_component(hass, DOMAIN, keba_yaml)
 
     # From the list: the search identifies the station (report 1 answers) ...
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _start_user_flow(hass)
     assert result["step_id"] == "user"
     # ... and picking it checks report 2, which never answers.
     result = await hass.config_entries.flow.async_configure(
@@ -192,7 +202,7 @@ async def test_silent_station_is_quick_and_delays_no_other_flow(
 
     async def add_other() -> float:
         began = loop.time()
-        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await _start_user_flow(hass)
         assert result["step_id"] == "user"
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_STATION: sim.stations[0].serial}
@@ -240,7 +250,7 @@ async def test_adding_reads_report_1_once(
     assert _received(sim, 1, "report 2") == 1
 
     # From the list.
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_STATION: sim.stations[0].serial}
     )
@@ -255,7 +265,7 @@ async def test_adding_reads_report_1_once(
     before = _received(sim, 0, "report 1") + _received(sim, 1, "report 1")
     hass.data[DATA_KEBA].discovery_addresses = loopback.station_ips(2)
     await asyncio.sleep(5.2)
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _start_user_flow(hass)
     assert result["step_id"] == "nothing_found"
     broadcasts = _received(sim, 0, "report 1") + _received(sim, 1, "report 1")
     # One round, and no report 1: both stations are known.
@@ -296,7 +306,7 @@ async def test_delete_readd_reload_keeps_the_timing_rules(
         assert (await hass.config_entries.async_remove(entry_id))["require_restart"] is False
         result = await probing
         assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "reconfigure_successful"
+        assert result["reason"] == "reconfigure_unchanged"  # the same address, checked
         # Added again at once, then reloaded twice (by hand and as after enabling entities).
         result = await _manual_add(hass, loopback.station_ip(0))
         assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -328,7 +338,7 @@ async def test_search_and_add_at_30_percent_loss(
     keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
     assert await async_setup_component(hass, DOMAIN, keba_yaml)
 
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await _start_user_flow(hass)
     assert result["step_id"] == "user"
     options = result["data_schema"].schema[CONF_STATION].config["options"]
     assert [option["value"] for option in options] == [sim.stations[0].serial, MANUAL_ENTRY]
@@ -447,4 +457,5 @@ async def test_forged_datagrams_change_nothing(
     assert 0 <= float(state("session_energy")) - session_before < 0.1
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     assert diagnostics["station"]["rejected_datagrams"]["total"] > 0
-    await hass.config_entries.async_unload(entry.entry_id)
+    with patch.object(integration, "PLATFORMS", [Platform.SENSOR]):
+        assert await hass.config_entries.async_unload(entry.entry_id)
