@@ -87,9 +87,6 @@ from .site_control import (
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 
 
-#: Options of a station's entry that belong to the station and its vehicle.
-STATION_SOLAR_KEYS = (CONF_SOLAR_MIN_CURRENT, CONF_SOLAR_MAX_CURRENT, CONF_SOLAR_PHASES)
-
 type SiteConfigEntry = ConfigEntry[SiteRuntimeData]
 
 
