@@ -123,7 +123,7 @@ from .kecontact.phases import send_phase_source_udp
 from .kecontact.probe import probe_station
 from .ledger import parse_card_lines, seen_tags
 from .phase_switch import phase_switching_supported
-from .site_flow import SITE_MIGRATION, SiteFlowMixin, SiteOptionsFlow
+from .site_flow import SITE_MIGRATION, SiteFlowMixin, SiteOptionsFlow, number_selector
 
 #: Field of the user step: a discovered station's serial, or MANUAL_ENTRY.
 CONF_STATION = "station"
@@ -819,25 +819,13 @@ def _sections(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
 _SOLAR_KEYS = (CONF_SOLAR_MIN_CURRENT, CONF_SOLAR_MAX_CURRENT, CONF_SOLAR_PHASES)
 
 
-def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(
-            min=minimum,
-            max=maximum,
-            step=step,
-            mode=NumberSelectorMode.BOX,
-            unit_of_measurement=unit,
-        )
-    )
-
-
 SOLAR_SCHEMA = vol.Schema(
     {
-        vol.Required(CONF_SOLAR_MIN_CURRENT, default=CURRENT_MIN_A): _number(
+        vol.Required(CONF_SOLAR_MIN_CURRENT, default=CURRENT_MIN_A): number_selector(
             CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"
         ),
         # Empty: the station's hardware limit (Curr HW), for Fast and for surplus alike.
-        vol.Optional(CONF_SOLAR_MAX_CURRENT): _number(CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"),
+        vol.Optional(CONF_SOLAR_MAX_CURRENT): number_selector(CURRENT_MIN_A, CURRENT_MAX_A, 1, "A"),
         vol.Required(CONF_SOLAR_PHASES, default=PHASES_AUTO): SelectSelector(
             SelectSelectorConfig(
                 options=[PHASES_AUTO, "1", "3"],
@@ -867,7 +855,7 @@ PHASES_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_PHASE_SWITCHING, default=False): BooleanSelector(),
         vol.Required(CONF_PHASE_DWELL, default=DEFAULT_PHASE_DWELL): _seconds(60, 3600),
-        vol.Required(CONF_PHASE_MAX_SWITCHES, default=DEFAULT_PHASE_MAX_SWITCHES): _number(
+        vol.Required(CONF_PHASE_MAX_SWITCHES, default=DEFAULT_PHASE_MAX_SWITCHES): number_selector(
             1, 20, 1, ""
         ),
     }

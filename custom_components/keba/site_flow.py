@@ -110,7 +110,8 @@ def _power_sensor() -> EntitySelector:
     return EntitySelector(EntitySelectorConfig(domain="sensor", device_class="power"))
 
 
-def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
+def number_selector(minimum: float, maximum: float, step: float, unit: str) -> NumberSelector:
+    """A number box with a unit (the options forms of sites and stations)."""
     return NumberSelector(
         NumberSelectorConfig(
             min=minimum,
@@ -123,7 +124,7 @@ def _number(minimum: float, maximum: float, step: float, unit: str) -> NumberSel
 
 
 def _percent() -> NumberSelector:
-    return _number(0, 100, 1, "%")
+    return number_selector(0, 100, 1, "%")
 
 
 _GRID_SCHEMA = vol.Schema(
@@ -158,7 +159,7 @@ _SETTINGS_SCHEMA = vol.Schema(
                     # Empty: the battery never bridges a dip / never starts a session.
                     vol.Optional(CONF_BATTERY_BUFFER_SOC): _percent(),
                     vol.Optional(CONF_BATTERY_BUFFER_START_SOC): _percent(),
-                    vol.Optional(CONF_BATTERY_MAX_DISCHARGE): _number(0, 100000, 100, "W"),
+                    vol.Optional(CONF_BATTERY_MAX_DISCHARGE): number_selector(0, 100000, 100, "W"),
                 }
             ),
             {"collapsed": True},
@@ -177,16 +178,16 @@ _SETTINGS_SCHEMA = vol.Schema(
         vol.Required(SECTION_CONTROL): section(
             vol.Schema(
                 {
-                    vol.Required(CONF_ALLOWED_IMPORT, default=DEFAULT_ALLOWED_IMPORT): _number(
-                        0, 11000, 10, "W"
-                    ),
-                    vol.Required(CONF_CONTROL_INTERVAL, default=DEFAULT_CONTROL_INTERVAL): _number(
-                        MIN_CONTROL_INTERVAL, MAX_CONTROL_INTERVAL, 1, "s"
-                    ),
-                    vol.Required(CONF_START_DELAY, default=DEFAULT_START_DELAY): _number(
+                    vol.Required(
+                        CONF_ALLOWED_IMPORT, default=DEFAULT_ALLOWED_IMPORT
+                    ): number_selector(0, 11000, 10, "W"),
+                    vol.Required(
+                        CONF_CONTROL_INTERVAL, default=DEFAULT_CONTROL_INTERVAL
+                    ): number_selector(MIN_CONTROL_INTERVAL, MAX_CONTROL_INTERVAL, 1, "s"),
+                    vol.Required(CONF_START_DELAY, default=DEFAULT_START_DELAY): number_selector(
                         0, 3600, 1, "s"
                     ),
-                    vol.Required(CONF_STOP_DELAY, default=DEFAULT_STOP_DELAY): _number(
+                    vol.Required(CONF_STOP_DELAY, default=DEFAULT_STOP_DELAY): number_selector(
                         0, 3600, 1, "s"
                     ),
                 }
