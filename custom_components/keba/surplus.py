@@ -271,6 +271,11 @@ class _Memory:
     #: Charging started before the vehicle's phases were known, counted as one phase.
     probing: bool = False
 
+    def end_dip(self) -> None:
+        """No dip (any more): the next one counts its import from zero."""
+        self.dip_since = None
+        self.dip_import_ws = 0.0
+
 
 @dataclass(slots=True)
 class _Candidate:
@@ -361,8 +366,7 @@ class SurplusController:
                 if memory.plugged is not False:
                     # The station forgets currtime settings at unplug: start afresh.
                     memory.commanded = None
-                    memory.dip_since = None
-                    memory.dip_import_ws = 0.0
+                    memory.end_dip()
                     memory.start_window.clear()
                     memory.session_surplus_ws = memory.session_import_ws = 0.0
                     memory.probing = False
@@ -613,8 +617,7 @@ class SurplusController:
             while len(window) > 1 and window[1][0] <= now - settings.start_delay_s:
                 window.popleft()
         if enough:
-            memory.dip_since = None
-            memory.dip_import_ws = 0.0
+            memory.end_dip()
             if charging:
                 memory.probing = memory.probing and not c.phases_known
                 memory.start_window.clear()
@@ -659,8 +662,7 @@ class SurplusController:
             # Started on the one-phase minimum, and the vehicle takes more phases than the
             # surplus covers: not a dip, a start that should not have been.
             memory.probing = False
-            memory.dip_since = None
-            memory.dip_import_ws = 0.0
+            memory.end_dip()
             return self._emit(
                 now,
                 station,
@@ -671,8 +673,7 @@ class SurplusController:
                 "the vehicle takes more phases than the surplus covers",
             )
         if bridged > 0:
-            memory.dip_since = None
-            memory.dip_import_ws = 0.0
+            memory.end_dip()
             return self._emit(
                 now,
                 station,
@@ -703,8 +704,7 @@ class SurplusController:
             )
         )
         if not verdict.hold:
-            memory.dip_since = None
-            memory.dip_import_ws = 0.0
+            memory.end_dip()
             return self._emit(
                 now, station, memory, ControllerState.PAUSED, 0.0, surplus, verdict.reason
             )
