@@ -80,7 +80,7 @@ LEGACY_FS_TIMEOUT: Final = 30
 LEGACY_FS_FALLBACK: Final = 6
 #: Upper bound of a station check (a silent address is known after about 3 s; a station that
 #: answers but lost requests is asked again, t_COM_pause apart).
-IDENTIFY_TIMEOUT: Final = 30
+IDENTIFY_TIMEOUT: Final = 50
 
 # Solar-surplus charging (options)
 CONF_GRID_SENSOR: Final = "grid_power_sensor"

@@ -5,10 +5,11 @@ waiting in front of a form (and for lossy networks):
 
 Used when a station is added by address and when a configured station is set up. A station
 answers in milliseconds, so the first answer is waited for only briefly — but a lost datagram
-must not make a station look absent, so several *different* read requests are sent in a row
-(t_COM_pause applies per command, so they may follow each other after t_UDP_pause): ``report 1``,
-``report 2``, ``report 3``, then session reports. Once anything has answered, the
-missing reports are asked again with retries.
+must not make a station look absent, so *different* read requests follow each other 200 ms
+apart without waiting for the previous answer (t_COM_pause applies per command, t_UDP_pause
+is 100 ms): ``report 1``, ``report 2``, ``report 3``, then the session reports 100 to 109,
+until the first answer. Once anything has answered, the missing reports are asked again with
+retries, different reports side by side.
 
 A station whose DIP switch DSW1.3 is off answers ``i`` and ``report 1`` and ignores everything
 else (KEBA UDP guide §1.1, x-series configuration manual, DIP switch table). The probe tells
@@ -19,6 +20,7 @@ this apart: ``report 1`` answers, ``report 2`` does not (after retries), or repo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 import contextlib
 from dataclasses import dataclass, replace
 import logging
@@ -43,12 +45,21 @@ _LOGGER = logging.getLogger(__name__)
 #: One quick attempt per probing request: a station answers within milliseconds.
 QUICK_POLICY = RetryPolicy(attempt_timeout=0.4, max_attempts=1)
 #: Reports asked again once the station has shown it is there (each retry after 5 s).
-PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=5)
+PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=10)
 #: Read requests sent while nothing has answered yet, in this order. Not ``i``: that is what a
 #: search sends to every address, and it would have to wait 5 s after a probe.
-PROBE_REQUESTS = ("report 1", "report 2", "report 3", "report 100", "report 101", "report 102")
+#: Report 100 and up (the session history) are distinct commands, so they need not wait for
+#: t_COM_pause: each is one more chance on a lossy network.
+PROBE_REQUESTS = ("report 1", "report 2", "report 3", *(f"report {n}" for n in range(100, 110)))
 #: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
-_PROBED_REPORTS = (1, 2, 3, 100, 101, 102)
+_PROBED_REPORTS = tuple(int(text.split()[1]) for text in PROBE_REQUESTS)
+#: Further proof of UDP control asked in the patient stage, besides report 2 and 3.
+_EXTRA_EVIDENCE = ("report 100", "report 101", "report 102")
+#: One quick request every this many seconds until the station answers (well above the 100 ms
+#: of t_UDP_pause).
+_QUICK_STAGGER = 0.2
+#: How long the patient stage waits for proof of UDP control (three attempts of each report).
+_EVIDENCE_WITHIN = 12.0
 _UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101", "report 102"})
 
 
@@ -66,6 +77,28 @@ _EVENT_REPORTS = {
 _OTHERS_ANSWER_S = 1.0
 #: A report 1 this young, read by someone else, identifies the station.
 _RECENT_REPORT1_S = 10.0
+
+
+async def _wait_event(event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set, at most ``seconds``."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(seconds, 0.0)):
+            await event.wait()
+
+
+async def _wait_tasks(tasks: Iterable[asyncio.Task[bool]], seconds: float) -> None:
+    """Wait until every one of ``tasks`` is done, at most ``seconds``."""
+    pending = [task for task in tasks if not task.done()]
+    if pending and seconds > 0:
+        await asyncio.wait(pending, timeout=seconds)
+
+
+async def _cancel(tasks: Iterable[asyncio.Task[bool]]) -> None:
+    """Cancel what is still under way and let it finish (a late answer still counts)."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _wait_for(link: StationLink, text: str, clock: Clock) -> float:
@@ -109,14 +142,15 @@ async def probe_station(
     *,
     known_info: StationInfo | None = None,
     answer_within: float = 2.6,
-    identify_within: float = 26.0,
+    identify_within: float = 45.0,
     clock: Clock | None = None,
 ) -> ProbeResult:
     """Probe ``station`` (connected or not) and return what it answered.
 
     Raises :class:`KebaTimeoutError` when nothing answers within ``answer_within`` seconds, or
     when the station answered something but not ``report 1`` within ``identify_within``.
-    Raises :class:`UdpControlDisabledError` when report 1 answers and report 2 does not.
+    Raises :class:`UdpControlDisabledError` when report 1 answers and no other report does
+    (retried for about 12 s, or not at all when report 1's DIP switches say DSW1.3 is off).
     ``known_info``: report 1 as read moments ago (by a search); it is not asked again.
     """
     clock = clock or LoopClock()
@@ -124,11 +158,13 @@ async def probe_station(
     await station.connect(read_info=False)
     link = station.link
     answered: set[str] = set()
+    heard = asyncio.Event()
 
     def on_event(event: StationEvent) -> None:
         # Also a late answer (after its quick attempt gave up) shows that the station is there.
         if (text := _EVENT_REPORTS.get(event.kind)) is not None:
             answered.add(text)
+            heard.set()
 
     remove_listener = station.add_listener(on_event)
     # The station believes only reports it asked for: during the probe, a late answer to a
@@ -138,7 +174,15 @@ async def probe_station(
         awaiting[number] = awaiting.get(number, 0) + 1
     try:
         return await _probe(
-            station, link, answered, known_info, answer_within, identify_within, clock, started
+            station,
+            link,
+            answered,
+            heard,
+            known_info,
+            answer_within,
+            identify_within,
+            clock,
+            started,
         )
     finally:
         remove_listener()
@@ -150,6 +194,7 @@ async def _probe(
     station: KebaStation,
     link: StationLink,
     answered: set[str],
+    heard: asyncio.Event,
     known_info: StationInfo | None,
     answer_within: float,
     identify_within: float,
@@ -170,6 +215,7 @@ async def _probe(
         except KebaTimeoutError, KebaImplausibleError, TimeoutError:
             return text in answered
         answered.add(text)
+        heard.set()
         return True
 
     def wanted() -> list[str]:
@@ -186,58 +232,79 @@ async def _probe(
             adopt_reports(station, StationInfo.from_report(recent.fields))
             answered.add("report 1")
 
-    # Stage 1: quick single attempts until the station shows itself, then only what is needed.
-    # A request asked lately by someone else waits for its t_COM_pause first; the answer
-    # window starts when the first request can go.
+    # Stage 1: quick single attempts of different reports, one every _QUICK_STAGGER seconds
+    # without waiting for the previous answer, until the station shows itself. On a healthy
+    # network the first answer arrives within milliseconds and nothing else is sent; with
+    # datagrams lost, each further request is another chance. A request asked lately by
+    # someone else waits for its t_COM_pause first; the answer window starts when the first
+    # request can go.
     tried: set[str] = set()
+    quick: list[asyncio.Task[bool]] = []
     deadline = started + answer_within
-    while not answered and clock.time() < deadline + COM_PAUSE:
-        waits = {t: _wait_for(link, t, clock) for t in PROBE_REQUESTS if t not in tried}
-        if not waits:
-            break
-        if min(waits.values()) > _MAX_QUICK_WAIT:
-            pause = min(waits.values())
-            deadline += pause
-            await clock.sleep(pause)
-            continue
-        for text in PROBE_REQUESTS:
-            if answered or clock.time() > deadline:
+    try:
+        while not answered and clock.time() < deadline + COM_PAUSE:
+            untried = [text for text in PROBE_REQUESTS if text not in tried]
+            if not untried:
                 break
-            if text in tried or _wait_for(link, text, clock) > _MAX_QUICK_WAIT:
+            ready = [text for text in untried if _wait_for(link, text, clock) <= _MAX_QUICK_WAIT]
+            if not ready:
+                pause = min(_wait_for(link, text, clock) for text in untried)
+                deadline += pause
+                await clock.sleep(pause)
                 continue
-            tried.add(text)
-            await ask(text, QUICK_POLICY)
-        if clock.time() > deadline:
-            break
+            for text in ready:
+                if answered or clock.time() > deadline:
+                    break
+                tried.add(text)
+                quick.append(asyncio.create_task(ask(text, QUICK_POLICY)))
+                await _wait_event(heard, _QUICK_STAGGER)
+            if clock.time() > deadline:
+                break
+        if quick and not answered:
+            # The last requests' answers may still be on their way.
+            await _wait_event(heard, QUICK_POLICY.attempt_timeout)
+    finally:
+        await _cancel(quick)
     for text in PROBE_REQUESTS[:3]:
         if answered and text in wanted() and _wait_for(link, text, clock) <= _MAX_QUICK_WAIT:
             await ask(text, QUICK_POLICY)
     if not answered:
         raise KebaTimeoutError(f"{station.host} did not answer within {answer_within:g} s")
 
-    # Stage 2: the station is there; ask what is missing, with retries, within the deadline.
-    remaining = identify_within - (clock.time() - started)
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(max(remaining, 0.1)):
-            if "report 1" not in answered and station.ip is not None:
-                # Someone else (a search) asked for report 1 lately: its answer will do.
-                waited = 0.0
-                while _wait_for(link, "report 1", clock) > 0 and waited < _OTHERS_ANSWER_S:
-                    recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
-                    if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
-                        adopt_reports(station, StationInfo.from_report(recent.fields))
-                        answered.add("report 1")
-                        break
-                    await clock.sleep(0.05)
-                    waited += 0.05
-            info = station.snapshot.info
-            dip_off = info is not None and info.udp_control_enabled is False
-            asks = []
-            if "report 1" not in answered:
-                asks.append(ask("report 1", PATIENT_POLICY))
-            if not answered & _UDP_EVIDENCE and not dip_off:
-                asks.extend(ask(text, PATIENT_POLICY) for text in ("report 2", "report 3"))
-            await asyncio.gather(*asks)
+    # Stage 2: the station is there; ask what is missing, with retries (each after KEBA's
+    # 5 s), different reports side by side. Proof of UDP control (any report but 1) is waited
+    # for up to _EVIDENCE_WITHIN seconds; report 1, which identifies the station, until
+    # ``identify_within``.
+    if "report 1" not in answered and station.ip is not None:
+        # Someone else (a search) asked for report 1 lately: its answer will do.
+        waited = 0.0
+        while _wait_for(link, "report 1", clock) > 0 and waited < _OTHERS_ANSWER_S:
+            recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
+            if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
+                adopt_reports(station, StationInfo.from_report(recent.fields))
+                answered.add("report 1")
+                break
+            await clock.sleep(0.05)
+            waited += 0.05
+    info = station.snapshot.info
+    dip_off = info is not None and info.udp_control_enabled is False
+    texts = wanted()
+    if not answered & _UDP_EVIDENCE:
+        if dip_off:
+            # Report 1 says DSW1.3 is off: asking report 2 again would only delay the answer.
+            texts = [text for text in texts if text == "report 1"]
+        else:
+            texts += [text for text in _EXTRA_EVIDENCE if text not in texts]
+    patient = {text: asyncio.create_task(ask(text, PATIENT_POLICY)) for text in texts}
+    identify_by = started + identify_within
+    try:
+        evidence_by = min(clock.time() + _EVIDENCE_WITHIN, identify_by)
+        await _wait_tasks(patient.values(), evidence_by - clock.time())
+        if answered & _UDP_EVIDENCE and "report 1" not in answered and "report 1" in patient:
+            await _wait_tasks([patient["report 1"]], identify_by - clock.time())
+    finally:
+        await _cancel(patient.values())
+
     info = station.snapshot.info
     if info is None or "report 1" not in answered:
         raise KebaTimeoutError(f"{station.host} did not answer report 1")
