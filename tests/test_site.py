@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
+import time
 from typing import Any
 from unittest.mock import patch
 
@@ -829,6 +830,41 @@ async def test_deleting_a_site_hands_its_stations_back(
     assert hass.states.get("select.carport_18039974_charging_mode").state == "off"
     assert _currents(mock_station) == [20.0]
     assert vehicle.offered == 20.0
+
+
+async def test_saving_the_site_s_options_keeps_the_day_s_dips(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """Saving the options reloads the site; what it learned of today's dips stays."""
+    vehicle = Vehicle(mock_station, offered=0)
+    world = await _home(hass, [vehicle], QUICK_SITE, [_station()], pv=0)
+    (entry,) = _sites(hass)
+    before = entry.runtime_data.site
+    dips = before.control.dips
+    # Three dips of 10 min seen today (monotonic seconds, as the site records them).
+    now = time.monotonic()
+    for start in (now - 3000, now - 2000, now - 1000):
+        dips.observe(start - 1, SERIAL, 5000.0, 1380.0)
+        dips.observe(start, SERIAL, 0.0, 1380.0)
+        dips.observe(start + 600, SERIAL, 5000.0, 1380.0)
+    learned = dips.dips_today(SERIAL)
+    assert learned == [600.0, 600.0, 600.0]
+
+    hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_STOP_DELAY: 240})
+    await hass.async_block_till_done()
+    await world.step(freezer)
+    assert entry.state is ConfigEntryState.LOADED
+    site = entry.runtime_data.site
+    assert site is not before  # reloaded with the new settings
+    assert site.options[CONF_STOP_DELAY] == 240
+    assert site.control.dips.dips_today(SERIAL) == learned
+
+    # A deleted site's learning goes with it: a new site starts from nothing.
+    await hass.config_entries.async_remove(entry.entry_id)
+    again = _site([SERIAL], **QUICK_SITE)
+    again.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(again.entry_id)
+    assert again.runtime_data.site.control.dips.dips_today(SERIAL) == []
 
 
 async def test_deleting_a_station_takes_it_off_its_site(

@@ -291,7 +291,9 @@ async def async_remove_entry(hass: HomeAssistant, entry: KebaConfigEntry) -> Non
     """
     if is_site_entry(entry):
         if DATA_KEBA in hass.data and hass.data[DATA_KEBA].solar is not None:
-            async_get_manager(hass).async_release(list(entry.options.get(CONF_SITE_STATIONS, [])))
+            manager = async_get_manager(hass)
+            manager.async_forget_site(entry.entry_id)
+            manager.async_release(list(entry.options.get(CONF_SITE_STATIONS, [])))
         return
     _async_delete_udp_control_issue(hass, entry)
     ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_REAPPLY_FAILED}_{entry.entry_id}")

@@ -76,6 +76,7 @@ from .site_control import (
     BatterySettings,
     ChargingMode,
     Decision,
+    DipPolicy,
     Reading,
     SiteController,
     SiteSettings,
@@ -340,15 +341,20 @@ class _Sensor:
 class ChargingSite:
     """Stations sharing one grid meter, and the controller that shares its surplus."""
 
-    def __init__(self, hass: HomeAssistant, entry: SiteConfigEntry) -> None:
-        """A site from its entry (started with :meth:`async_start`)."""
+    def __init__(
+        self, hass: HomeAssistant, entry: SiteConfigEntry, *, dips: DipPolicy | None = None
+    ) -> None:
+        """A site from its entry (started with :meth:`async_start`).
+
+        ``dips``: what the site learned of today's dips before its entry was reloaded.
+        """
         self.hass = hass
         self.entry = entry
         self.grid_sensor: str = entry.data[CONF_GRID_SENSOR]
         self.options: dict[str, Any] = dict(entry.options)
         #: Serial numbers of the member stations, in priority order.
         self.members: list[str] = list(self.options.get(CONF_SITE_STATIONS, []))
-        self.control = SiteController(site_settings(self.options))
+        self.control = SiteController(site_settings(self.options), dip_policy=dips)
         self.controller = self.control.controller
         self.stations: dict[str, SolarStation] = {}
         self._grid: _Sensor | None = None
@@ -647,6 +653,9 @@ class SolarManager:
         self._sites: dict[str, ChargingSite] = {}
         #: Loaded stations by their serial number.
         self._stations: dict[str, SolarStation] = {}
+        #: What unloaded sites learned of the day's dips (by entry id), for their reload: saving
+        #: a site's options reloads it, and must not forget the day.
+        self._learned: dict[str, DipPolicy] = {}
 
     def station(self, entry: KebaConfigEntry) -> SolarStation | None:
         """The solar-charging part of a loaded station's entry."""
@@ -678,7 +687,7 @@ class SolarManager:
     @callback
     def async_add_site(self, entry: SiteConfigEntry) -> ChargingSite:
         """Start a charging site; its loaded member stations join it."""
-        site = ChargingSite(self.hass, entry)
+        site = ChargingSite(self.hass, entry, dips=self._learned.pop(entry.entry_id, None))
         self._sites[entry.entry_id] = site
         # Following the sensors first: a station joining in a mode decides at once.
         site.async_start()
@@ -706,10 +715,17 @@ class SolarManager:
             station.coordinator.async_update_listeners()
 
     @callback
+    def async_forget_site(self, entry_id: str) -> None:
+        """A site's entry was deleted: what it learned goes with it."""
+        self._learned.pop(entry_id, None)
+
+    @callback
     def async_remove_site(self, site: ChargingSite) -> None:
         """Stop a charging site; its stations keep their mode and wait for a site."""
         site.async_stop()
         self._sites.pop(site.entry.entry_id, None)
+        # The learned dips cover the last hours only (they age out by themselves).
+        self._learned[site.entry.entry_id] = site.control.dips
 
 
 @callback
