@@ -20,7 +20,7 @@ import) or paused. In the solar benchmark (cloudy days, generated broken-cloud a
 days) going up earlier (less headroom, a dip-tolerant window, a gain-against-import test over
 the window) took up to 0.8 kWh a day more to the car for up to 5 points less from surplus and
 more start/stops; switching down at once in a dip took up to 0.3 points more from surplus at
-the same energy and start/stops.
+about the same energy and start/stops.
 
 The switch itself (pause, no current, ``x2``, confirm, settle, resume) and its limits (minimum
 time between switches, cap per session) belong to :class:`~.kecontact.phases.PhaseSwitcher`;
