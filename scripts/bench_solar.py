@@ -52,7 +52,8 @@ DEFAULT_STRATEGIES = ("solar", "naive", "evcc")
 BASELINES = ("naive", "evcc")
 #: Energy to the car the controller must reach, against evcc's.
 ENERGY_TARGET = 0.98
-#: With ``--phase-switching``: ≥ 93 % from surplus and no more start/stops than evcc (switching).
+#: With ``--phase-switching``: ≥ 93 % from surplus, no more start/stops than evcc (switching) and
+#: the energy target against evcc switching too.
 PHASE_SHARE_TARGET = 0.93
 
 
@@ -243,7 +244,7 @@ def _row(r: RunResult) -> list[str]:
 
 
 def _phase_targets(results: dict[str, RunResult]) -> list[tuple[str, bool, str]]:
-    """``--phase-switching``: the share, and start/stops ≤ evcc's (evcc switching too)."""
+    """``--phase-switching``: the share, start/stops ≤ evcc's and energy (evcc switching too)."""
     checks: list[tuple[str, bool, str]] = []
     solar, evcc = results.get("solar"), results.get("evcc")
     if solar is not None:
@@ -261,6 +262,14 @@ def _phase_targets(results: dict[str, RunResult]) -> list[tuple[str, bool, str]]
                     "solar: start/stop cycles ≤ evcc's (both switching phases)",
                     solar.cycles <= evcc.cycles,
                     f"{solar.cycles} vs evcc {evcc.cycles}",
+                )
+            )
+            ratio = solar.energy_kwh / evcc.energy_kwh if evcc.energy_kwh > 0 else 1.0
+            checks.append(
+                (
+                    "solar: energy to the car ≥ 98 % of evcc's (both switching phases)",
+                    ratio >= ENERGY_TARGET,
+                    f"{solar.energy_kwh:.2f} vs {evcc.energy_kwh:.2f} kWh ({ratio * 100:.1f} %)",
                 )
             )
     return checks

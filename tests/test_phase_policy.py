@@ -134,3 +134,38 @@ def test_last_switch_of_a_session_is_kept_for_one_phase() -> None:
     )
     assert down is not None
     assert down.phases == 1
+
+
+def test_by_default_a_dip_held_on_three_phases_moves_to_one_at_once() -> None:
+    """Defaults: the first step holding a dip on three phases asks for one phase.
+
+    Held on three phases a dip imports 4.1 kW minus the surplus, on one phase a third of that;
+    the switch's pause imports nothing. While the minimum time between switches forbids it,
+    the dip is held, and the switch comes at the first step it is allowed again.
+    """
+    policy = PhasePolicy()
+    asked = _feed(policy, 0, 0, 3000, phases=3, holding=True)
+    assert asked == [(0, 1, 13.0)]  # 3000 W / 230 V → 13 A on one phase
+    held = PhasePolicy()
+    for now in range(0, 60, 10):
+        assert (
+            held.decide(
+                now,
+                phases=3,
+                surplus_w=2000,
+                charging=True,
+                holding_dip=True,
+                wants_pause=False,
+                may_switch=False,
+            )
+            is None
+        )
+    choice = held.decide(
+        60, phases=3, surplus_w=2000, charging=True, holding_dip=True, wants_pause=False
+    )
+    assert choice is not None
+    assert (choice.phases, choice.resume_current) == (1, 8.0)
+    assert "one phase imports a third" in choice.reason
+    # Charging on three phases above their minimum: nothing to do.
+    calm = PhasePolicy()
+    assert _feed(calm, 0, 600, MIN3 * 1.1, phases=3) == []

@@ -9,7 +9,7 @@ pause for it and KEBA's timing rules are kept by the same scheduler.
 * ``solar``: the site controller plus :class:`~custom_components.keba.phase_policy.PhasePolicy`
   with its defaults (three phases when the surplus carries them with 35 % headroom over
   5 minutes — at least the start delay —, one phase when it does not: at once while paused,
-  instead of a pause, or after a dip held 20 s on three phases), with the switcher's safe
+  instead of a pause, and at once when a dip starts on three phases), with the switcher's safe
   defaults (5 minutes between switches, at most 20 per session).
 * ``evcc``: evcc's documented automatic phase switching with its default timers: scale to one
   phase when the available power is below the three-phase minimum for the disable delay
@@ -150,6 +150,11 @@ class PhaseSwitchingController(ControllerStrategy):
             super().tick(now)
         finally:
             capture.passthrough = True
+        # The phases X2 selects go with the state: ``--by-state`` attributes import and unused
+        # surplus to e.g. ``holding_through_dip/3p`` and ``charging_from_surplus/1p``.
+        word, _, rest = self.state.partition(" ")
+        if word:
+            self.state = f"{word}/{self._settings.phases}p {rest}".rstrip()
         status = self.control.status
         decision = status.decisions[0] if status is not None and status.decisions else None
         switcher = self._switching.switcher
