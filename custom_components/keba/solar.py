@@ -76,7 +76,6 @@ from .site_control import (
     BatterySettings,
     ChargingMode,
     Decision,
-    DipPolicy,
     Reading,
     SiteController,
     SiteSettings,
@@ -84,6 +83,7 @@ from .site_control import (
     StationMeasurement,
     SurplusSettings,
 )
+from .surplus import DipPolicy
 
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 

@@ -17,6 +17,7 @@ from custom_components.keba.kecontact import (
     KebaTimeoutError,
     RetryPolicy,
     UdpControlDisabledError,
+    probe_station,
 )
 from simulator import Simulator
 
@@ -33,7 +34,7 @@ async def test_probe_healthy_station(
     no_timing_violations.append(sim)
     station = await engine.station(sim, read_info=False)
     started = time.monotonic()
-    info = await station.probe()
+    info = (await probe_station(station)).info
     assert time.monotonic() - started < 1.0
     assert info.serial == sim.stations[0].serial
     assert info.udp_control_enabled is True
@@ -54,7 +55,7 @@ async def test_probe_udp_control_off(
     station = await engine.station(sim, read_info=False)
     started = time.monotonic()
     with pytest.raises(UdpControlDisabledError) as caught:
-        await station.probe(control_timeout=2.0)
+        await probe_station(station, evidence_within=2.0)
     elapsed = time.monotonic() - started
     assert elapsed < 3.0  # not the 25 s of a full retry policy
     error = caught.value
@@ -75,7 +76,7 @@ async def test_probe_udp_off_without_dip_fields(
     sim = await start_simulator(variant="p30-c", udp_disabled=True)
     station = await engine.station(sim, read_info=False)
     with pytest.raises(UdpControlDisabledError) as caught:
-        await station.probe(control_timeout=0.8)
+        await probe_station(station, evidence_within=0.8)
     assert caught.value.dip_switch_says_off is None
 
 
@@ -89,6 +90,6 @@ async def test_probe_no_station(
     station = await engine.station(sim, read_info=False)
     started = time.monotonic()
     with pytest.raises(KebaTimeoutError) as caught:
-        await station.probe(info_timeout=1.0)
+        await probe_station(station, answer_within=1.0)
     assert not isinstance(caught.value, UdpControlDisabledError)
     assert time.monotonic() - started < 1.5

@@ -8,7 +8,13 @@ import json
 
 import pytest
 
-from custom_components.keba.kecontact import Capabilities, ChargingSession, Series, StationInfo
+from custom_components.keba.kecontact import (
+    Capabilities,
+    ChargingSession,
+    Series,
+    StationInfo,
+    probe_station,
+)
 from custom_components.keba.kecontact.parser import ReportReply, parse_datagram
 from custom_components.keba.kecontact.plausibility import check_fields
 from simulator import Simulator
@@ -146,7 +152,7 @@ async def test_bmw_connect_through_the_engine(
     sim = await start_simulator(variant="bmw-connect")
     no_timing_violations.append(sim)
     station = await engine.station(sim, read_info=False)
-    info = await station.probe()
+    info = (await probe_station(station)).info
     assert info.dip_switch_1 == 0x25
     assert info.udp_control_enabled is True
     assert station.capabilities is not None

@@ -5,7 +5,7 @@ Typical use::
     pool = EndpointPool()
     endpoint = await pool.acquire()  # UDP port 7090 on all interfaces
     station = KebaStation(endpoint, "192.0.2.10")
-    info = await station.probe()  # report 1, then proof that report 2 answers
+    info = (await probe_station(station)).info  # report 1, and proof of UDP control
     snapshot = await station.refresh()  # report 2 and report 3
     await station.set_current(10)  # currtime 10000 1, verified with report 2
     await station.close()
@@ -41,6 +41,7 @@ from .models import (
     StationSnapshot,
     TimeQuality,
 )
+from .probe import ProbeResult, probe_station
 from .product import Capabilities, Model, Series
 from .station import EventKind, KebaStation, StationEvent, display_text, resolve_host
 from .transport import EndpointPool, KebaEndpoint
@@ -73,6 +74,7 @@ __all__ = [
     "MeterReading",
     "Model",
     "PlugState",
+    "ProbeResult",
     "RetryPolicy",
     "Series",
     "SessionEndReason",
@@ -84,5 +86,6 @@ __all__ = [
     "UdpControlDisabledError",
     "discover",
     "display_text",
+    "probe_station",
     "resolve_host",
 ]

@@ -25,7 +25,8 @@ from .const import COM_PAUSE, REPORT_SESSION_LATEST, STATION_PORT
 from .discovery import discover
 from .exceptions import KebaError, KebaUnsupportedError, UdpControlDisabledError
 from .plausibility import RejectedSample
-from .station import PROBE_CONTROL_TIMEOUT, KebaStation, StationEvent
+from .probe import EVIDENCE_WITHIN, probe_station
+from .station import KebaStation, StationEvent
 from .transport import EndpointPool
 
 
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--control-timeout",
         type=float,
-        default=PROBE_CONTROL_TIMEOUT,
+        default=EVIDENCE_WITHIN,
         help="seconds to wait for report 2 after report 1 before blaming DIP switch DSW1.3",
     )
     watch = commands.add_parser("watch", help="print live updates of one station")
@@ -93,13 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _status(
-    station: KebaStation, *, history: bool, control_timeout: float = PROBE_CONTROL_TIMEOUT
+    station: KebaStation, *, history: bool, control_timeout: float = EVIDENCE_WITHIN
 ) -> dict[str, Any]:
     document: dict[str, Any] = {"host": station.host}
     await station.connect(read_info=False)
     document["firmware"] = await station.get_firmware()
     try:
-        document["info"] = await station.probe(control_timeout=control_timeout)
+        document["info"] = (await probe_station(station, evidence_within=control_timeout)).info
     except UdpControlDisabledError as err:
         document["info"] = err.info
         document["capabilities"] = station.capabilities

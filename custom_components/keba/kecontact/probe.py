@@ -1,9 +1,8 @@
 """Check an address quickly: is a station there, which one, and does it take UDP commands?
 
-The same contract as :meth:`KebaStation.probe <.station.KebaStation.probe>`, tuned for a person
-waiting in front of a form (and for lossy networks):
-
-Used when a station is added by address and when a configured station is set up. A station
+Used when a station is added by address, when a configured station is set up, and by the
+command line's ``status``; tuned for a person waiting in front of a form, and for lossy
+networks. A station
 answers in milliseconds, so the first answer is waited for only briefly — but a lost datagram
 must not make a station look absent, so *different* read requests follow each other 200 ms
 apart without waiting for the previous answer (t_COM_pause applies per command, t_UDP_pause
@@ -58,8 +57,9 @@ _EXTRA_EVIDENCE = ("report 100", "report 101", "report 102")
 #: One quick request every this many seconds until the station answers (well above the 100 ms
 #: of t_UDP_pause).
 _QUICK_STAGGER = 0.2
-#: How long the patient stage waits for proof of UDP control (three attempts of each report).
-_EVIDENCE_WITHIN = 12.0
+#: How long the patient stage waits for proof of UDP control by default (three attempts of
+#: each report).
+EVIDENCE_WITHIN = 12.0
 _UDP_EVIDENCE = frozenset({"report 2", "report 3", "report 100", "report 101", "report 102"})
 
 
@@ -142,6 +142,7 @@ async def probe_station(
     *,
     known_info: StationInfo | None = None,
     answer_within: float = 2.6,
+    evidence_within: float = EVIDENCE_WITHIN,
     identify_within: float = 45.0,
     clock: Clock | None = None,
 ) -> ProbeResult:
@@ -150,7 +151,8 @@ async def probe_station(
     Raises :class:`KebaTimeoutError` when nothing answers within ``answer_within`` seconds, or
     when the station answered something but not ``report 1`` within ``identify_within``.
     Raises :class:`UdpControlDisabledError` when report 1 answers and no other report does
-    (retried for about 12 s, or not at all when report 1's DIP switches say DSW1.3 is off).
+    within ``evidence_within`` seconds (not waited for when report 1's DIP switches say
+    DSW1.3 is off). The error carries report 1 and whether its DIP switch byte says so.
     ``known_info``: report 1 as read moments ago (by a search); it is not asked again.
     """
     clock = clock or LoopClock()
@@ -169,25 +171,22 @@ async def probe_station(
     remove_listener = station.add_listener(on_event)
     # The station believes only reports it asked for: during the probe, a late answer to a
     # quick attempt that gave up counts as asked for too.
-    awaiting = station._awaiting  # noqa: SLF001 - the probe is the station's own helper
-    for number in _PROBED_REPORTS:
-        awaiting[number] = awaiting.get(number, 0) + 1
     try:
-        return await _probe(
-            station,
-            link,
-            answered,
-            heard,
-            known_info,
-            answer_within,
-            identify_within,
-            clock,
-            started,
-        )
+        with station.expecting(_PROBED_REPORTS):
+            return await _probe(
+                station,
+                link,
+                answered,
+                heard,
+                known_info,
+                answer_within,
+                evidence_within,
+                identify_within,
+                clock,
+                started,
+            )
     finally:
         remove_listener()
-        for number in _PROBED_REPORTS:
-            awaiting[number] -= 1
 
 
 async def _probe(
@@ -197,6 +196,7 @@ async def _probe(
     heard: asyncio.Event,
     known_info: StationInfo | None,
     answer_within: float,
+    evidence_within: float,
     identify_within: float,
     clock: Clock,
     started: float,
@@ -211,7 +211,7 @@ async def _probe(
         limit = policy.attempt_timeout + _MAX_QUICK_WAIT if policy is QUICK_POLICY else None
         try:
             async with asyncio.timeout(limit):
-                await station._report(int(text.split()[1]), policy=policy)  # noqa: SLF001
+                await station.read_report(int(text.split()[1]), policy=policy)
         except KebaTimeoutError, KebaImplausibleError, TimeoutError:
             return text in answered
         answered.add(text)
@@ -273,7 +273,7 @@ async def _probe(
 
     # Stage 2: the station is there; ask what is missing, with retries (each after KEBA's
     # 5 s), different reports side by side. Proof of UDP control (any report but 1) is waited
-    # for up to _EVIDENCE_WITHIN seconds; report 1, which identifies the station, until
+    # for up to ``evidence_within`` seconds; report 1, which identifies the station, until
     # ``identify_within``.
     if "report 1" not in answered and station.ip is not None:
         # Someone else (a search) asked for report 1 lately: its answer will do.
@@ -298,7 +298,7 @@ async def _probe(
     patient = {text: asyncio.create_task(ask(text, PATIENT_POLICY)) for text in texts}
     identify_by = started + identify_within
     try:
-        evidence_by = min(clock.time() + _EVIDENCE_WITHIN, identify_by)
+        evidence_by = min(clock.time() + evidence_within, identify_by)
         await _wait_tasks(patient.values(), evidence_by - clock.time())
         if answered & _UDP_EVIDENCE and "report 1" not in answered and "report 1" in patient:
             await _wait_tasks([patient["report 1"]], identify_by - clock.time())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -34,11 +34,9 @@ from .exceptions import (
     KebaConnectionError,
     KebaError,
     KebaImplausibleError,
-    KebaTimeoutError,
     KebaUnsupportedError,
     KebaValidationError,
     KebaVerificationError,
-    UdpControlDisabledError,
 )
 from .link import RetryPolicy, StationLink
 from .models import (
@@ -72,10 +70,6 @@ _JUDGED_REPORTS = frozenset({1, 2, 3, *range(100, 131)})
 _VERDICTS_KEPT = 256
 #: At most this many fields of a rejected datagram are kept as its sample.
 _SAMPLE_FIELDS = 24
-
-#: How long :meth:`KebaStation.probe` waits for report 2 or 3 once report 1 has answered:
-#: two attempts of each (the second after KEBA's 5 s t_COM_pause, plus its answer time).
-PROBE_CONTROL_TIMEOUT = 6.6
 
 
 class EventKind(enum.StrEnum):
@@ -245,66 +239,6 @@ class KebaStation:
         if self._link is not None:
             link, self._link = self._link, None
             await self.endpoint.unlink(link)
-
-    async def probe(
-        self,
-        *,
-        info_timeout: float | None = None,
-        control_timeout: float = PROBE_CONTROL_TIMEOUT,
-    ) -> StationInfo:
-        """Identify the station and prove that it accepts UDP control; return report 1.
-
-        Reads report 1 (within ``info_timeout`` seconds when given, else with the endpoint's
-        full retry policy), then asks for report 2 and report 3 together and waits at most
-        ``control_timeout`` seconds for either to answer. Contract for callers:
-
-        * returns the :class:`StationInfo`; the snapshot then holds report 2 (or 3) as well;
-        * raises :class:`KebaTimeoutError` when report 1 gets no answer (no station there);
-        * raises :class:`UdpControlDisabledError` when report 1 answered but neither report 2
-          nor report 3 did: the station's DIP switch DSW1.3 is off (such a station answers
-          only ``i`` and ``report 1``). The error carries report 1 and whether its DIP switch
-          byte says DSW1.3 off. The default timeout covers two attempts of each report, so a
-          healthy station is never mistaken for one with UDP control off by a single loss;
-        * every request keeps KEBA's timing rules (the link schedules them).
-        """
-        if self._link is None:
-            await self.connect(read_info=False)
-        try:
-            if info_timeout is None:
-                info = await self.get_info()
-            else:
-                async with asyncio.timeout(info_timeout):
-                    info = await self.get_info()
-        except TimeoutError:
-            raise KebaTimeoutError(
-                f"{self.host} did not answer report 1 within {info_timeout:g} s"
-            ) from None
-        if await self._answers_control(control_timeout):
-            return info
-        says_off = None if info.udp_control_enabled is None else not info.udp_control_enabled
-        raise UdpControlDisabledError(self.host, info, dip_switch_says_off=says_off)
-
-    async def _answers_control(self, seconds: float) -> bool:
-        """Whether report 2 or report 3 answers within ``seconds``."""
-        tasks = {asyncio.ensure_future(self._report(n)) for n in (2, 3)}
-        try:
-            async with asyncio.timeout(seconds):
-                while tasks:
-                    done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        error = task.exception()
-                        # An implausible answer is still an answer: control works.
-                        if error is None or isinstance(error, KebaImplausibleError):
-                            return True
-        except TimeoutError:
-            pass
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        return False
 
     @property
     def link(self) -> StationLink:
@@ -523,6 +457,34 @@ class KebaStation:
             self.provisional = {}
 
     # ------------------------------------------------------------------ reports
+    async def read_report(
+        self, report_id: int, *, policy: RetryPolicy | None = None
+    ) -> dict[str, Any]:
+        """Ask for report ``report_id`` and return its fields once they passed the checks.
+
+        ``policy`` replaces the link's retry policy for this request (a quick single attempt,
+        or a patient one). The answer updates the snapshot like any poll. Raises
+        :class:`KebaTimeoutError` when it stays unanswered, :class:`KebaImplausibleError`
+        when the answer was dropped as implausible.
+        """
+        return await self._report(report_id, policy=policy)
+
+    @contextlib.contextmanager
+    def expecting(self, report_ids: Iterable[int]) -> Iterator[None]:
+        """Believe answers to ``report_ids`` while the block runs.
+
+        The station takes in only reports somebody asked for; inside the block a late answer
+        to a request that has given up (a quick attempt of a probe) counts as asked for too.
+        """
+        expected = list(report_ids)
+        for report_id in expected:
+            self._awaiting[report_id] = self._awaiting.get(report_id, 0) + 1
+        try:
+            yield
+        finally:
+            for report_id in expected:
+                self._awaiting[report_id] -= 1
+
     async def _report(self, report_id: int, *, policy: RetryPolicy | None = None) -> dict[str, Any]:
         link = self.link
         self._awaiting[report_id] = self._awaiting.get(report_id, 0) + 1
