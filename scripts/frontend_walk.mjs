@@ -15,7 +15,7 @@
 //   3. its device page;
 //   4. charging mode Fast (the hardware limit, 32 A), then the charging-current slider dragged:
 //      refused, and the real state must be written again at once (checked);
-//   5. charging mode Solar without a grid power sensor: refused, and the select must show the
+//   5. charging mode Solar outside a charging site: refused, and the select must show the
 //      active mode again at once (checked);
 //   6. Configure > Station with an invalid RFID tag: the error, and the RFID section open.
 // With --docs the screenshots used by the README are copied to docs/.
@@ -111,7 +111,9 @@ async function addStation() {
   await page.goto(`${url}/config/integrations/dashboard/add?domain=keba`);
   await page.getByRole('button', { name: /^ok$/i }).click(); // "Do you want to set up …?"
   // "Want to add these discovered devices?": the x-series station, then its confirm step.
-  await page.getByText(/^KeContact P30 x-series \d+$/).last().click();
+  // (Within the dialog: the integrations page behind it lists the discovered stations too.)
+  await page.locator('dialog-add-integration').getByText(/^KeContact P30 x-series \d+$/)
+    .first().click();
   const submit = page.getByRole('button', { name: /^(submit|next)$/i });
   await submit.waitFor();
   await shot('1-add-station');
@@ -191,13 +193,13 @@ try {
   console.log(`note knob after the refusal: ${shown} (label and state: ${real})`);
   await shot('4-refused-current');
 
-  // 5. No grid power sensor: Solar is refused and the select shows the active mode at once.
+  // 5. Not in a charging site: Solar is refused and the select shows the active mode at once.
   await page.waitForTimeout(4000); // let the first toast go
   const picker = page.locator('hui-select-entity-row ha-select').first();
   await picker.scrollIntoViewIfNeeded();
   await picker.click();
   await page.locator('ha-dropdown-item').getByText('Solar', { exact: true }).click();
-  await page.getByText(/no grid power sensor yet/i).first().waitFor();
+  await page.getByText(/is not in a charging site/i).first().waitFor();
   await page.waitForTimeout(400);
   const picked = await picker.evaluate((element) => element.value);
   check(picked === 'fast' && (await stateOf(select)) === 'fast',
