@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+import contextlib
 from dataclasses import dataclass, replace
 import json
 from pathlib import Path
@@ -99,10 +101,22 @@ class FakeStation:
         self.set_datetime = AsyncMock()
         self.set_failsafe = AsyncMock()
 
-    async def _report(self, report_id: int, *, policy: Any = None) -> dict[str, Any]:
-        """A report read like the real station's helper does."""
+    async def read_report(self, report_id: int, *, policy: Any = None) -> dict[str, Any]:
+        """A report read like the real station's does."""
         await self.link.request(f"report {report_id}", policy=policy)
         return self.reports[report_id]
+
+    @contextlib.contextmanager
+    def expecting(self, report_ids: Iterable[int]) -> Iterator[None]:
+        """Like the real station's: answers to these reports are believed meanwhile."""
+        expected = list(report_ids)
+        for report_id in expected:
+            self._awaiting[report_id] = self._awaiting.get(report_id, 0) + 1
+        try:
+            yield
+        finally:
+            for report_id in expected:
+                self._awaiting[report_id] -= 1
 
     @property
     def serial(self) -> str | None:
