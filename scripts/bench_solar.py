@@ -124,7 +124,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--by-state",
         action="store_true",
-        help="also print the solar controller's grid import and unused surplus by its state",
+        help="also print the solar controller's grid import and unused surplus by its state, "
+        "and its grid import by source (a lowering pending, held dips by outcome)",
     )
     parser.add_argument(
         "--phase-switching",
@@ -497,6 +498,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"      {state:24} {solar.import_by_state.get(state, 0.0):5.2f} / "
                     f"{solar.unused_by_state.get(state, 0.0):5.2f}"
                 )
+        if args.by_state and solar is not None:
+            sources = solar.import_sources
+            print("   solar, grid import by source (kWh):")
+            for source, value in sorted(sources.kwh.items(), key=lambda kv: -kv[1]):
+                dips = sources.dips.get(source)
+                count = f" ({dips} dips)" if dips is not None else ""
+                print(f"      {value:5.2f}  {source}{count}")
         if args.reasons and solar is not None:
             print("   solar, site state reasons:")
             for at, state, reason in solar.reasons:

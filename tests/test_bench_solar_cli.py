@@ -9,7 +9,14 @@ import pytest
 from scripts.bench_solar import _figures, _parse, _targets
 from scripts.solar_sim.ha_history import convert
 from scripts.solar_sim.plant import DAY_S, HomeBattery, PvCsvError, read_pv_csv
-from scripts.solar_sim.run import RunResult
+from scripts.solar_sim.run import (
+    SOURCE_HELD_PAUSED,
+    SOURCE_HELD_RECOVERED,
+    SOURCE_OTHER,
+    SOURCE_PENDING,
+    ImportSources,
+    RunResult,
+)
 
 
 # ------------------------------------------------------------------------------ CSV
@@ -240,3 +247,26 @@ def test_phase_switching_targets_include_energy_against_evcc() -> None:
         {"solar": result("solar", 19.6, 18.5, 20), "evcc": evcc}, phase_switching=True
     )
     assert {target: ok for target, ok, _ in enough}[energy] is True  # 98 %
+
+
+# ------------------------------------------------------------------- import by source
+def test_import_by_source_counts_a_held_dip_by_how_it_ended() -> None:
+    """A held dip's import goes to its outcome when it ends; a pending lowering is its own."""
+    sources = ImportSources()
+    sources.add("charging_from_surplus", 0.0, lowering_pending=False)
+    # A cloud: the lower current waits out the station's delay, then the dip is held.
+    sources.add("charging_from_surplus", 0.004, lowering_pending=True)
+    sources.add("charging_from_surplus", 0.001, lowering_pending=False)
+    for _ in range(3):
+        sources.add("holding_through_dip", 0.0003, lowering_pending=False)
+    assert SOURCE_HELD_RECOVERED not in sources.kwh  # not known until the dip ends
+    sources.add("charging_from_surplus", 0.0, lowering_pending=False)
+    # A second dip, held and then paused.
+    sources.add("holding_through_dip", 0.0004, lowering_pending=False)
+    sources.add("holding_through_dip", 0.0004, lowering_pending=False)
+    sources.add("paused", 0.0, lowering_pending=False)
+    assert sources.kwh[SOURCE_PENDING] == pytest.approx(0.004)
+    assert sources.kwh[SOURCE_OTHER] == pytest.approx(0.001)
+    assert sources.kwh[SOURCE_HELD_RECOVERED] == pytest.approx(0.0009)
+    assert sources.kwh[SOURCE_HELD_PAUSED] == pytest.approx(0.0008)
+    assert sources.dips == {SOURCE_HELD_RECOVERED: 1, SOURCE_HELD_PAUSED: 1}

@@ -602,8 +602,8 @@ def test_react_lowers_on_import_but_not_below_the_minimum() -> None:
     (lowered,) = car.controller.react(settled, grid_for(7_000.0, st), [st])
     assert (lowered.command, lowered.state) == (10, ControllerState.CHARGING_FROM_SURPLUS)
     st = station(amps=10)
-    # Not again before that change took effect and was measured.
-    assert car.controller.react(settled + 2, grid_for(1_000.0, st), [st]) == []
+    # No second command for the same import.
+    assert car.controller.react(settled + 2, grid_for(7_000.0, st), [st]) == []
     later = settled + CHANGE_SETTLE_S + MEASURE_LAG_S
     (floor,) = car.controller.react(later, grid_for(1_000.0, st), [st])
     assert floor.command == MIN_CHARGING_CURRENT
@@ -612,6 +612,47 @@ def test_react_lowers_on_import_but_not_below_the_minimum() -> None:
     # The interval decides whether the dip is held or paused.
     car.amps = MIN_CHARGING_CURRENT
     assert car.step(later + 30, 1_000.0).state == ControllerState.HOLDING_THROUGH_DIP
+
+
+def test_react_follows_a_deepening_dip_while_its_lowering_is_pending() -> None:
+    """A cloud that keeps darkening is followed at every reading, not 14 s later.
+
+    KEBA overwrites a pending current without restarting its 6–7 s delay, so the second,
+    lower value takes effect as early as the first would have.
+    """
+    car, t = charging_car(12_000.0)
+    assert car.amps == 16
+    settled = t + CHANGE_SETTLE_S + MEASURE_LAG_S
+    still_16 = station(amps=16)  # the lowering has not taken effect: it draws 16 A
+    (first,) = car.controller.react(settled, grid_for(9_000.0, still_16), [still_16])
+    assert first.command == 13  # 9000 W / 690 W per A
+    # Two seconds later the cloud is darker; the vehicle still draws 16 A.
+    (second,) = car.controller.react(settled + 2, grid_for(6_000.0, still_16), [still_16])
+    assert second.command == 8
+    # The first lowering took effect (13 A drawn, the grid shows it) but the meter still says
+    # 16 A: the target comes out too high, which neither lowers nor raises anything.
+    drawing_13 = station(amps=13)
+    assert car.controller.react(settled + 8, grid_for(6_000.0, drawing_13), [still_16]) == []
+    # Down to the minimum, never below it: whether to hold or pause is the interval's.
+    (floor,) = car.controller.react(settled + 10, grid_for(2_000.0, still_16), [still_16])
+    assert floor.command == MIN_CHARGING_CURRENT
+
+
+def test_react_waits_after_a_raise_until_it_was_measured() -> None:
+    """After a raise the measured power is too low for a while: react waits for it."""
+    car, t = charging_car(5_000.0)
+    assert car.amps == 7
+    raised_at = t + INTERVAL
+    assert car.step(raised_at, 9_000.0).command == 13
+    # The station applied the raise, the meter still shows 7 A; the grid sees 13 A drawn and
+    # a little import: the power that lowering would count on is not the vehicle's.
+    old = station(amps=7)
+    site = grid_for(13 * W_PER_A_3P - 300.0, station(amps=13))
+    assert car.controller.react(raised_at + CHANGE_SETTLE_S, site, [old]) == []
+    measured = station(amps=13)
+    settled = raised_at + CHANGE_SETTLE_S + MEASURE_LAG_S
+    (lowered,) = car.controller.react(settled, site, [measured])
+    assert lowered.command == 12
 
 
 def test_react_leaves_export_unsettled_changes_and_unknown_readings_alone() -> None:

@@ -29,7 +29,8 @@ How it decides, every control interval:
 * Currents are whole amperes, rounded down (never more than the surplus), raised only by at
   least one ampere and only after the previous change had time to take effect (KEBA applies a
   change 6–7 s late), lowered at once. Between intervals, :meth:`SurplusController.react`
-  lowers at once on a grid reading that shows import (never below the minimum).
+  lowers at once on a grid reading that shows import (never below the minimum), again at the
+  next reading if the dip deepens while the lowering is still pending.
 * Without a grid measurement (sensor unavailable or stale) nothing is known about the surplus:
   "solar" holds the minimum for the stop delay, then pauses; "min + solar" keeps its minimum.
 """
@@ -257,6 +258,10 @@ class _Memory:
 
     commanded: float | None = None
     commanded_at: float = -math.inf
+    #: When a command last raised the current (or started, or told the station again): until
+    #: it has taken effect and been measured, the vehicle's measured power may be lower than
+    #: what it draws, and a grid reading would seem to show import that lowering cannot cure.
+    raised_at: float = -math.inf
     detected_phases: int | None = None
     dip_since: float | None = None
     dip_import_ws: float = 0.0
@@ -407,10 +412,15 @@ class SurplusController:
         for c in candidates:
             memory, settings = c.memory, c.station.settings
             commanded = memory.commanded
+            # A lowering still pending does not hold the next one back: KEBA overwrites the
+            # pending target without restarting its 6–7 s delay, so a cloud that keeps darkening
+            # is followed at once; and until the vehicle's power is measured anew it shows the
+            # higher current, which can only make the target too high, never too low. A raise
+            # does hold it back (its measured power would make the target too low).
             if (
                 commanded is None
                 or commanded <= settings.min_current
-                or now - memory.commanded_at < CHANGE_SETTLE_S + MEASURE_LAG_S
+                or now - memory.raised_at < CHANGE_SETTLE_S + MEASURE_LAG_S
             ):
                 continue
             target = self._charging_current(c)
@@ -800,6 +810,8 @@ class SurplusController:
                 target = previous
         command = target if send else None
         if command is not None:
+            if previous is None or command >= previous:
+                memory.raised_at = now
             memory.commanded = command
             memory.commanded_at = now
         return Decision(

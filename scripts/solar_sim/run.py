@@ -22,6 +22,8 @@ PV and house load (W):
   vehicle's power at 16 A on its phases. A paused car counts too, even when the export is less
   than its minimum power (as the benchmark's definition asks); the part during which the
   surplus alone covered the minimum power is also reported (``unused ≥ min``).
+* grid import by source (``--by-state``): a lowering still pending at the station, held dips
+  that ended in a pause or with the surplus back, the rest (:class:`ImportSources`).
 * start/stop cycles: times the car's power fell to 0 while it stayed plugged and not full.
 * current changes: ``currtime`` commands the station received with a value (mA; 0 = pause)
   other than the previous one.
@@ -128,6 +130,54 @@ def build_battery(spec: RunSpec) -> HomeBattery | None:
     return HomeBattery(capacity_wh=spec.battery_kwh * 1000.0, soc_pct=spec.battery_soc)
 
 
+#: Where the grid import caused by charging comes from (``--by-state``; the controller's states).
+SOURCE_PENDING = "lowering pending (the station's 6-7 s delay)"
+SOURCE_HELD_PAUSED = "dip held, then paused"
+SOURCE_HELD_RECOVERED = "dip held, surplus came back"
+SOURCE_OTHER = "other (a dip's first seconds before the next interval, starts)"
+#: Controller states that mean the vehicle charges on (a held dip that ends in one recovered).
+_CHARGING_ON = ("charging_from_surplus", "battery_bridging", "charging_at_minimum")
+
+
+@dataclass(slots=True)
+class ImportSources:
+    """Grid import caused by charging, by where it comes from, second by second.
+
+    * ``lowering pending``: the station still offers more than it was last told (a lower
+      current waits out KEBA's 6–7 s delay after the command);
+    * a held dip's import (the controller's state ``holding_through_dip``) is counted when the
+      dip ends: ``then paused`` when the vehicle was paused (or unplugged), ``surplus came
+      back`` when it charges on;
+    * ``other``: the rest — mostly a dip's first seconds before the next control interval
+      sees it.
+    """
+
+    kwh: dict[str, float] = field(default_factory=dict)
+    #: Held dips by how they ended.
+    dips: dict[str, int] = field(default_factory=dict)
+    _holding: bool = False
+    _held_kwh: float = 0.0
+
+    def add(self, state: str, imported_kwh: float, *, lowering_pending: bool) -> None:
+        """One second: the controller's state (first word), the import, a lowering pending."""
+        if self._holding and state != "holding_through_dip":
+            outcome = SOURCE_HELD_RECOVERED if state in _CHARGING_ON else SOURCE_HELD_PAUSED
+            self.kwh[outcome] = self.kwh.get(outcome, 0.0) + self._held_kwh
+            self.dips[outcome] = self.dips.get(outcome, 0) + 1
+            self._held_kwh = 0.0
+        self._holding = state == "holding_through_dip"
+        if imported_kwh <= 0:
+            return
+        if lowering_pending:
+            source = SOURCE_PENDING
+        elif self._holding:
+            self._held_kwh += imported_kwh
+            return
+        else:
+            source = SOURCE_OTHER
+        self.kwh[source] = self.kwh.get(source, 0.0) + imported_kwh
+
+
 @dataclass(slots=True)
 class RunResult:
     """The figures of one run."""
@@ -159,6 +209,7 @@ class RunResult:
     states: dict[str, float] = field(default_factory=dict)
     #: Grid import and unused surplus (kWh) by the controller state of the second they fell in.
     import_by_state: dict[str, float] = field(default_factory=dict)
+    import_sources: ImportSources = field(default_factory=ImportSources)
     unused_by_state: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     virtual_s: float = 0.0
@@ -407,8 +458,13 @@ class _Run:
         r.from_battery_kwh += from_battery * kwh
         r.import_kwh += (car - covered) * kwh
         state = self._controller_state()
+        pending = False
         if car > covered:
             r.import_by_state[state] = r.import_by_state.get(state, 0.0) + (car - covered) * kwh
+            report = st.report(2)
+            pending = report["Max curr"] > report["Curr user"]
+        if self.plugged:
+            r.import_sources.add(state, (car - covered) * kwh, lowering_pending=pending)
         plan = self.day.vehicle
         if self.plugged and not self.full:
             p_max = plan.phases * NOMINAL_VOLTAGE * min(plan.max_current_a, MAX_CURRENT_A)
@@ -578,4 +634,11 @@ def surplus_share_text(result: RunResult) -> str:
     return "–" if share is None or math.isnan(share) else f"{share * 100:.1f} %"
 
 
-__all__ = ["RunResult", "RunSpec", "build_day", "run_one", "surplus_share_text"]
+__all__ = [
+    "ImportSources",
+    "RunResult",
+    "RunSpec",
+    "build_day",
+    "run_one",
+    "surplus_share_text",
+]
