@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-import contextlib
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 import json
 from pathlib import Path
@@ -16,6 +16,7 @@ from custom_components.keba.kecontact import (
     ChargingSession,
     ChargingStatus,
     EventKind,
+    KebaStation,
     MeterReading,
     StationEvent,
     StationInfo,
@@ -106,17 +107,9 @@ class FakeStation:
         await self.link.request(f"report {report_id}", policy=policy)
         return self.reports[report_id]
 
-    @contextlib.contextmanager
-    def expecting(self, report_ids: Iterable[int]) -> Iterator[None]:
-        """Like the real station's: answers to these reports are believed meanwhile."""
-        expected = list(report_ids)
-        for report_id in expected:
-            self._awaiting[report_id] = self._awaiting.get(report_id, 0) + 1
-        try:
-            yield
-        finally:
-            for report_id in expected:
-                self._awaiting[report_id] -= 1
+    def expecting(self, report_ids: Iterable[int]) -> AbstractContextManager[None]:
+        """The real station's, run on this one (it only counts in ``_awaiting``)."""
+        return KebaStation.expecting(self, report_ids)  # type: ignore[arg-type]
 
     @property
     def serial(self) -> str | None:
