@@ -52,6 +52,8 @@ PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=10)
 PROBE_REQUESTS = ("report 1", "report 2", "report 3", *(f"report {n}" for n in range(100, 110)))
 #: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
 _PROBED_REPORTS = tuple(int(text.split()[1]) for text in PROBE_REQUESTS)
+#: Reports the patient stage waits for until ``identify_within`` once UDP control is proven.
+_PATIENT_WANTED = ("report 1", "report 2", "report 3")
 #: Further proof of UDP control asked in the patient stage, besides report 2 and 3.
 _EXTRA_EVIDENCE = ("report 100", "report 101", "report 102")
 #: One quick request every this many seconds until the station answers (well above the 100 ms
@@ -273,8 +275,7 @@ async def _probe(
 
     # Stage 2: the station is there; ask what is missing, with retries (each after KEBA's
     # 5 s), different reports side by side. Proof of UDP control (any report but 1) is waited
-    # for up to ``evidence_within`` seconds; report 1, which identifies the station, until
-    # ``identify_within``.
+    # for up to ``evidence_within`` seconds; then report 1, 2 and 3 until ``identify_within``.
     if "report 1" not in answered and station.ip is not None:
         # Someone else (a search) asked for report 1 lately: its answer will do.
         waited = 0.0
@@ -300,8 +301,11 @@ async def _probe(
     try:
         evidence_by = min(clock.time() + evidence_within, identify_by)
         await _wait_tasks(patient.values(), evidence_by - clock.time())
-        if answered & _UDP_EVIDENCE and "report 1" not in answered and "report 1" in patient:
-            await _wait_tasks([patient["report 1"]], identify_by - clock.time())
+        if answered & _UDP_EVIDENCE:
+            # Report 1 identifies the station; report 2 and 3 are the new entry's first values
+            # (without them its setup would ask again, and at this loss could fail).
+            wanted_tasks = [patient[text] for text in _PATIENT_WANTED if text in patient]
+            await _wait_tasks(wanted_tasks, identify_by - clock.time())
     finally:
         await _cancel(patient.values())
 
