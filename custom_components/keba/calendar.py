@@ -10,11 +10,11 @@ from homeassistant.components.calendar import (
     CalendarEntityDescription,
     CalendarEvent,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import KebaConfigEntry, KebaCoordinator
-from .entity import KebaEntity
+from .entity import KebaLedgerEntity
 from .ledger import END_REASONS, CardBook, SessionRecord
 from .ledger_store import LedgerManager
 
@@ -94,29 +94,16 @@ def session_event(record: SessionRecord, cards: CardBook, language: str) -> Cale
     )
 
 
-class KebaSessionCalendar(KebaEntity, CalendarEntity):
+class KebaSessionCalendar(KebaLedgerEntity, CalendarEntity):
     """Every stored session of the station as an event."""
 
     def __init__(self, coordinator: KebaCoordinator, ledger: LedgerManager) -> None:
         """Attach to the station's ledger."""
         super().__init__(
-            coordinator, CalendarEntityDescription(key="sessions", translation_key="sessions")
+            coordinator,
+            CalendarEntityDescription(key="sessions", translation_key="sessions"),
+            ledger,
         )
-        self._ledger = ledger
-
-    @property
-    def available(self) -> bool:
-        """The sessions are stored here: browsable while the station does not answer."""
-        return True
-
-    async def async_added_to_hass(self) -> None:
-        """Update when sessions are added."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self._ledger.async_add_listener(self._on_ledger))
-
-    @callback
-    def _on_ledger(self) -> None:
-        self.async_write_ha_state()
 
     @property
     def event(self) -> CalendarEvent | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
@@ -9,6 +11,9 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import KebaCoordinator
+
+if TYPE_CHECKING:
+    from .ledger_store import LedgerManager
 
 
 class KebaEntity(CoordinatorEntity[KebaCoordinator]):
@@ -38,6 +43,34 @@ class KebaEntity(CoordinatorEntity[KebaCoordinator]):
             self.async_write_ha_state()
         finally:
             del self._attr_force_update
+
+
+class KebaLedgerEntity(KebaEntity):
+    """An entity showing the station's session ledger (stored here, not read from the station).
+
+    Available while the station does not answer; written again when the ledger gains sessions.
+    """
+
+    def __init__(
+        self, coordinator: KebaCoordinator, description: EntityDescription, ledger: LedgerManager
+    ) -> None:
+        """Attach to the station's device and its ledger."""
+        super().__init__(coordinator, description)
+        self._ledger = ledger
+
+    @property
+    def available(self) -> bool:
+        """The ledger is there even while the station does not answer."""
+        return True
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the ledger."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._ledger.async_add_listener(self._on_ledger))
+
+    @callback
+    def _on_ledger(self) -> None:
+        self.async_write_ha_state()
 
 
 def device_info(coordinator: KebaCoordinator) -> DeviceInfo:

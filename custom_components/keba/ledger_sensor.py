@@ -17,7 +17,7 @@ from homeassistant.helpers.event import async_track_point_in_time
 from homeassistant.util import dt as dt_util, slugify
 
 from .coordinator import KebaConfigEntry, KebaCoordinator
-from .entity import KebaEntity
+from .entity import KebaLedgerEntity
 from .ledger import SessionRecord, month_start, total_cost
 from .ledger_store import LedgerManager
 
@@ -50,7 +50,7 @@ def card_sensors(hass: HomeAssistant, entry: KebaConfigEntry) -> list[SensorEnti
     return entities
 
 
-class _KebaCardSensor(KebaEntity, SensorEntity):
+class _KebaCardSensor(KebaLedgerEntity, SensorEntity):
     """A sensor of one card, updated when the ledger gains sessions."""
 
     def __init__(
@@ -58,25 +58,10 @@ class _KebaCardSensor(KebaEntity, SensorEntity):
     ) -> None:
         key = f"{CARD_KEY_PREFIX}{slugify(card) or 'card'}_{what}"
         super().__init__(
-            coordinator, SensorEntityDescription(key=key, translation_key=f"card_{what}")
+            coordinator, SensorEntityDescription(key=key, translation_key=f"card_{what}"), ledger
         )
-        self._ledger = ledger
         self._card = card
         self._attr_translation_placeholders = {"card": card}
-
-    @property
-    def available(self) -> bool:
-        """The ledger is there even while the station does not answer."""
-        return True
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the ledger."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self._ledger.async_add_listener(self._on_ledger))
-
-    @callback
-    def _on_ledger(self) -> None:
-        self.async_write_ha_state()
 
     @callback
     def _handle_coordinator_update(self) -> None:
