@@ -11,6 +11,11 @@ import random
 from typing import Any
 from unittest.mock import AsyncMock
 
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from custom_components.keba.const import DOMAIN
 from custom_components.keba.kecontact import (
     Capabilities,
     ChargingSession,
@@ -238,3 +243,13 @@ class _FakeLink:
 def default_reports() -> dict[int, dict[str, Any]]:
     """The fixture reports of a charging P30 x-series."""
     return {n: load_report(f"report{n}") for n in (1, 2, 3, 100, 101)}
+
+
+async def start_adding_a_station(hass: HomeAssistant) -> dict[str, Any]:
+    """The user step; with a station set up already, "Charging station" in its menu."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    if result["type"] is FlowResultType.MENU:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "station"}
+        )
+    return dict(result)

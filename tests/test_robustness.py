@@ -14,7 +14,7 @@ from unittest.mock import patch
 
 import pytest
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntryState
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -34,7 +34,7 @@ from custom_components.keba.const import (
 from custom_components.keba.domain_data import DATA_KEBA
 from simulator import Simulator
 
-from .common import LoopbackNet
+from .common import LoopbackNet, start_adding_a_station
 from .conftest import SimulatorFactory
 
 
@@ -60,19 +60,9 @@ def _received(sim: Simulator, index: int, text: str) -> int:
     return sum(1 for _, _, got in sim.stations[index].received if got == text)
 
 
-async def _start_user_flow(hass: HomeAssistant) -> dict[str, Any]:
-    """The user step; with a station set up already, "Charging station" in its menu."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    if result["type"] is FlowResultType.MENU:
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "station"}
-        )
-    return result
-
-
 async def _manual_add(hass: HomeAssistant, host: str) -> dict[str, Any]:
     """The user step, then the manual address form with ``host``."""
-    result = await _start_user_flow(hass)
+    result = await start_adding_a_station(hass)
     if result["step_id"] == "user":
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_STATION: MANUAL_ENTRY}
@@ -103,7 +93,7 @@ async def test_flow_refuses_a_station_with_udp_control_off(
     assert await async_setup_component(hass, DOMAIN, keba_yaml)
 
     # From the list: the search identifies the station (report 1 answers) ...
-    result = await _start_user_flow(hass)
+    result = await start_adding_a_station(hass)
     assert result["step_id"] == "user"
     # ... and picking it checks report 2, which never answers.
     result = await hass.config_entries.flow.async_configure(
@@ -202,7 +192,7 @@ async def test_silent_station_is_quick_and_delays_no_other_flow(
 
     async def add_other() -> float:
         began = loop.time()
-        result = await _start_user_flow(hass)
+        result = await start_adding_a_station(hass)
         assert result["step_id"] == "user"
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_STATION: sim.stations[0].serial}
@@ -250,7 +240,7 @@ async def test_adding_reads_report_1_once(
     assert _received(sim, 1, "report 2") == 1
 
     # From the list.
-    result = await _start_user_flow(hass)
+    result = await start_adding_a_station(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_STATION: sim.stations[0].serial}
     )
@@ -265,7 +255,7 @@ async def test_adding_reads_report_1_once(
     before = _received(sim, 0, "report 1") + _received(sim, 1, "report 1")
     hass.data[DATA_KEBA].discovery_addresses = loopback.station_ips(2)
     await asyncio.sleep(5.2)
-    result = await _start_user_flow(hass)
+    result = await start_adding_a_station(hass)
     assert result["step_id"] == "nothing_found"
     broadcasts = _received(sim, 0, "report 1") + _received(sim, 1, "report 1")
     # One round, and no report 1: both stations are known.
@@ -338,7 +328,7 @@ async def test_search_and_add_at_30_percent_loss(
     keba_yaml[DOMAIN][CONF_DISCOVERY_ADDRESSES] = [loopback.station_ip(0)]
     assert await async_setup_component(hass, DOMAIN, keba_yaml)
 
-    result = await _start_user_flow(hass)
+    result = await start_adding_a_station(hass)
     assert result["step_id"] == "user"
     options = result["data_schema"].schema[CONF_STATION].config["options"]
     assert [option["value"] for option in options] == [sim.stations[0].serial, MANUAL_ENTRY]

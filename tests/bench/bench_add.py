@@ -20,7 +20,7 @@ import statistics
 import time
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -30,7 +30,7 @@ from custom_components.keba.config_flow import CONF_STATION
 from custom_components.keba.const import CONF_DISCOVERY_ADDRESSES, DOMAIN, MANUAL_ENTRY
 from custom_components.keba.domain_data import DATA_KEBA
 from simulator import Simulator
-from tests.common import LoopbackNet
+from tests.common import LoopbackNet, start_adding_a_station
 from tests.conftest import SimulatorFactory
 
 HEALTHY_RUNS = 5
@@ -39,19 +39,9 @@ LOSSY_RUNS = int(os.environ.get("KEBA_BENCH_ADD_LOSSY_RUNS", "10"))
 TARGET_S = 2.0
 
 
-async def _open(hass: HomeAssistant) -> dict[str, Any]:
-    """Open the user flow; once a station exists it asks "station or site" first."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    if result["type"] is FlowResultType.MENU:
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "station"}
-        )
-    return dict(result)
-
-
 async def _by_hand(hass: HomeAssistant, host: str) -> tuple[bool, float]:
     hass.data[DATA_KEBA].discovery_addresses = [host.rsplit(".", 1)[0] + ".250"]
-    result = await _open(hass)
+    result = await start_adding_a_station(hass)
     if result["step_id"] == "user":
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_STATION: MANUAL_ENTRY}
@@ -65,7 +55,7 @@ async def _by_hand(hass: HomeAssistant, host: str) -> tuple[bool, float]:
 async def _from_list(hass: HomeAssistant, host: str, serial: str) -> tuple[bool, float, float]:
     hass.data[DATA_KEBA].discovery_addresses = [host]
     started = time.perf_counter()
-    result = await _open(hass)
+    result = await start_adding_a_station(hass)
     if result["step_id"] != "user":
         return False, time.perf_counter() - started, 0.0
     picked = time.perf_counter()
