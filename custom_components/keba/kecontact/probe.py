@@ -50,7 +50,7 @@ PATIENT_POLICY = RetryPolicy(attempt_timeout=1.0, max_attempts=10)
 #: Report 100 and up (the session history) are distinct commands, so they need not wait for
 #: t_COM_pause: each is one more chance on a lossy network.
 PROBE_REQUESTS = ("report 1", "report 2", "report 3", *(f"report {n}" for n in range(100, 110)))
-#: Answers that only a station with UDP control on gives (DSW1.3 off: only i and report 1).
+#: Reports whose answers the station believes during a probe (also late ones).
 _PROBED_REPORTS = tuple(int(text.split()[1]) for text in PROBE_REQUESTS)
 #: Reports the patient stage waits for until ``identify_within`` once UDP control is proven.
 _PATIENT_WANTED = ("report 1", "report 2", "report 3")
@@ -227,12 +227,20 @@ async def _probe(
             needs.append("report 3")
         return [text for text in needs if text not in answered]
 
-    # Report 1 that someone else (a search) read moments ago is not asked again.
-    if known_info is None and station.ip is not None:
+    def adopt_recent_report1() -> bool:
+        # Report 1 that someone else (a search) read moments ago will do.
+        if station.ip is None:
+            return False
         recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
-        if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
-            adopt_reports(station, StationInfo.from_report(recent.fields))
-            answered.add("report 1")
+        if not isinstance(recent, ReportReply) or check_fields(1, recent.fields) is not None:
+            return False
+        adopt_reports(station, StationInfo.from_report(recent.fields))
+        answered.add("report 1")
+        return True
+
+    # Report 1 that someone else (a search) read moments ago is not asked again.
+    if known_info is None:
+        adopt_recent_report1()
 
     # Stage 1: quick single attempts of different reports, one every _QUICK_STAGGER seconds
     # without waiting for the previous answer, until the station shows itself. On a healthy
@@ -280,10 +288,7 @@ async def _probe(
         # Someone else (a search) asked for report 1 lately: its answer will do.
         waited = 0.0
         while _wait_for(link, "report 1", clock) > 0 and waited < _OTHERS_ANSWER_S:
-            recent = station.endpoint.recent_report1(station.ip, _RECENT_REPORT1_S)
-            if isinstance(recent, ReportReply) and check_fields(1, recent.fields) is None:
-                adopt_reports(station, StationInfo.from_report(recent.fields))
-                answered.add("report 1")
+            if adopt_recent_report1():
                 break
             await clock.sleep(0.05)
             waited += 0.05
