@@ -31,6 +31,7 @@ from custom_components.keba.const import (
     CONF_STOP_DELAY,
 )
 from custom_components.keba.kecontact.phases import PhaseSwitchState
+from custom_components.keba.phase_switch import PHASES_AUTOMATIC
 
 from .common import FakeStation, default_reports
 
@@ -282,3 +283,83 @@ async def test_solar_mode_chooses_one_phase(
     assert (state.state, state.attributes["selected_phases"]) == ("automatic", 1)
     # On one phase about 2 kW carry 8 A: the switch resumed there (or the controller does).
     assert mock_station.set_current.await_args_list[-1].args[0] >= 6
+
+
+async def test_solar_mode_pauses_a_three_phase_dip_while_the_dwell_time_runs(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Just switched to three phases: a dip they cannot hold until a switch is allowed pauses.
+
+    Holding 6 A on three phases about 2 kW short until the phase switch may go to one (5
+    minutes after the last switch) would import far more than the 46 Wh a dip held on one phase
+    may import. So the car pauses at the dip's first interval, and no switch is tried within the
+    minimum time.
+    """
+    mock_station.set_report(2, **{"X2 phaseSwitch source": 4, "X2 phaseSwitch": 0})
+    hass.states.async_set(GRID, "-1000", {"unit_of_measurement": "W", "device_class": "power"})
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={
+            CONF_PHASE_SWITCHING: True,
+            CONF_PHASE_DWELL: 300,
+            CONF_GRID_SENSOR: GRID,
+            CONF_START_DELAY: 30,
+            CONF_STOP_DELAY: 300,
+        },
+    )
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: ENTITY_ID, ATTR_OPTION: "3"},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert commands == ["x2 1"]
+    for option, entity in (
+        (PHASES_AUTOMATIC, ENTITY_ID),
+        ("solar", "select.kecontact_p30_x_series_charging_mode"),
+    ):
+        await hass.services.async_call(
+            SELECT_DOMAIN,
+            SERVICE_SELECT_OPTION,
+            {ATTR_ENTITY_ID: entity, ATTR_OPTION: option},
+            blocking=True,
+        )
+    # 6 kW exported: the controller starts the car once the start delay has passed.
+    hass.states.async_set(GRID, "-6000", {"unit_of_measurement": "W", "device_class": "power"})
+    for _ in range(6):
+        freezer.tick(timedelta(seconds=10))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    mock_station.set_current.assert_awaited()
+    # It charges on three phases at 6 A, 1 kW exported besides.
+    mock_station.set_report(2, **{"State": 3, "Curr user": 6000, "Max curr": 6000})
+    mock_station.set_report(3, I1=6000, I2=6000, I3=6000, P=4_140_000)
+    freezer.tick(timedelta(seconds=5))  # polled before the meter shows the car's draw
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    hass.states.async_set(GRID, "-1000", {"unit_of_measurement": "W", "device_class": "power"})
+    for _ in range(2):
+        freezer.tick(timedelta(seconds=10))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    mock_station.pause_charging.reset_mock()
+    mock_station.set_current.reset_mock()
+
+    hass.states.async_set(GRID, "2000", {"unit_of_measurement": "W", "device_class": "power"})
+    for _ in range(2):
+        freezer.tick(timedelta(seconds=10))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    mock_station.pause_charging.assert_awaited()
+    assert commands == ["x2 1"]  # the minimum time between switches is kept
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert state.attributes["selected_phases"] == 3

@@ -287,6 +287,28 @@ def test_the_dip_budget_is_learned_from_the_day() -> None:
     assert "were short" in held.reason
 
 
+def test_three_phases_pause_a_dip_the_dwell_time_would_make_costly() -> None:
+    """On three phases with a switch to one still forbidden: held only within a 1-phase budget.
+
+    The 1-phase budget is 40 % of the stop delay at 6 A on one phase: 1 380 W × 120 s = 46 Wh.
+    """
+    dip = replace(
+        _dip_context(1_010.0, 1_000.0, 2_000.0, 2_000.0 * 10), one_phase_min_power_w=1_380.0
+    )
+    # Without a switch to come, three phases hold (their budget is three times as large).
+    assert LearnedDips().decide(dip).hold
+    # 200 s until the switch is allowed: 20 kWs so far + 2 kW × 200 s = 117 Wh > 46 Wh.
+    paused = LearnedDips().decide(replace(dip, fewer_phases_in_s=200.0))
+    assert not paused.hold
+    assert paused.reason.startswith("pause: holding three phases until a switch to one")
+    assert "(in 200 s)" in paused.reason
+    assert "one-phase budget of 46 Wh" in paused.reason
+    # 30 s until then: 6 Wh + 17 Wh fits; the switch down follows the hold.
+    assert LearnedDips().decide(replace(dip, fewer_phases_in_s=30.0)).hold
+    # Allowed now (0 s): the phase policy switches at once; the dip decision is the usual one.
+    assert LearnedDips().decide(replace(dip, fewer_phases_in_s=0.0)).hold
+
+
 def test_pauses_add_up_to_a_larger_budget() -> None:
     """From the third pause within an hour, each one makes the next dip's budget 25 % larger."""
     policy = LearnedDips()

@@ -100,6 +100,23 @@ class PhaseControl:
         """A switch is running."""
         return self._task is not None and not self._task.done()
 
+    def fewer_phases_in(self) -> float | None:
+        """Seconds until the policy may switch three phases down to one (0: now).
+
+        None while X2 does not select three phases, the user chose the phases, the station
+        asks for authorization, or no switch is left this session: then no switch to fewer
+        phases can come and a dip is held or paused on the phases there are.
+        """
+        status = self.station.snapshot.status
+        if (
+            self.choice != PHASES_AUTOMATIC
+            or self.selected_phases != 3
+            or status is None
+            or status.auth_required
+        ):
+            return None
+        return self.switcher.next_switch_in()
+
     def attributes(self) -> dict[str, Any]:
         """What the select shows besides the choice."""
         switcher = self.switcher

@@ -261,7 +261,10 @@ class LearnedDips:
       means broken clouds (short dips, +20 %); with a forecast, production under 45 % of it
       for the whole 15 min means overcast (long dips, half the budget);
     * the home battery: above its buffer SoC it bridges the dip (no budget used); below, while
-      it covers the shortfall, the dip is held up to the stop delay.
+      it covers the shortfall, the dip is held up to the stop delay;
+    * a phase switch (three phases, with a switch to one to come once the minimum time between
+      switches allows it): the dip is held only if holding three phases until then fits the
+      budget of a dip held on one phase, else it pauses at once.
 
     The verdict's reason says which of these applied.
     """
@@ -369,6 +372,21 @@ class LearnedDips:
             return DipVerdict(False, f"pause: the dip lasted the stop delay ({elapsed:.0f} s)")
         budget_s = settings.stop_delay_s * BUDGET_SHARE
         factor, why = self.budget_factor(context.key, budget_s, context.now)
+        wait = context.fewer_phases_in_s
+        if wait is not None and wait > 0 and context.one_phase_min_power_w:
+            # On three phases until the phase switch may go to one: holding until then must
+            # fit the budget of a dip held on one phase, else the dip pauses now (and the
+            # switch to one phase happens paused, where it costs no start/stop).
+            one_phase_budget = context.one_phase_min_power_w * budget_s * factor
+            projected = context.import_ws + context.shortfall_w * wait
+            if projected > one_phase_budget + max(0.0, credit):
+                self._tracks.setdefault(context.key, _DipTrack()).pauses.append(context.now)
+                return DipVerdict(
+                    False,
+                    f"pause: holding three phases until a switch to one is allowed "
+                    f"(in {wait:.0f} s) would import {projected / 3600:.0f} Wh, over the "
+                    f"one-phase budget of {one_phase_budget / 3600:.0f} Wh ({why})",
+                )
         budget = context.min_power_w * budget_s * factor
         used = context.import_ws / 3600.0
         numbers = f"dip imported {used:.0f} of {budget / 3600:.0f} Wh budget ({why})"

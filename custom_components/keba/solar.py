@@ -540,9 +540,11 @@ class ChargingSite:
         )
         settings = self.settings(station)
         phases = station.coordinator.phase_control
+        fewer_phases_in: float | None = None
         if phases is not None and phases.selected_phases is not None:
             # X2 selects the phases: the controller counts with them.
             settings = replace(settings, phases=phases.selected_phases)
+            fewer_phases_in = phases.fewer_phases_in()
         return StationMeasurement(
             key=station.key,
             mode=station.mode,
@@ -554,6 +556,7 @@ class ChargingSite:
             hardware_limit=status.hardware_current_limit,
             station_target=status.current_target,
             measures_currents=meter is not None,
+            fewer_phases_in_s=fewer_phases_in,
         )
 
     def _feed_station(self, station: SolarStation, power_w: float | None, now: float) -> None:

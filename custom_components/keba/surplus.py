@@ -171,6 +171,10 @@ class StationMeasurement:
     #: Whether the station measures its phase currents (False: P30 German edition, no meter;
     #: its phases can never be detected).
     measures_currents: bool = True
+    #: With the phase switch's X2 on three phases and the phases chosen automatically: seconds
+    #: until a switch to one phase is allowed (its minimum time between switches; 0: now).
+    #: None: no switch to fewer phases can come (no switching, or none left this session).
+    fewer_phases_in_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +214,10 @@ class DipContext:
     session_import_ws: float
     #: Of the shortfall, what the home battery covers at or below its buffer SoC (W).
     battery_w: float = 0.0
+    #: A switch to one phase can come in this many seconds (the phase switch's minimum time
+    #: between switches); None: none can. ``one_phase_min_power_w`` is the minimum after it.
+    fewer_phases_in_s: float | None = None
+    one_phase_min_power_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -711,6 +719,8 @@ class SurplusController:
                 session_surplus_ws=memory.session_surplus_ws,
                 session_import_ws=memory.session_import_ws,
                 battery_w=min(battery_cover, shortfall),
+                fewer_phases_in_s=station.fewer_phases_in_s if c.phases > 1 else None,
+                one_phase_min_power_w=c.min_power / c.phases,
             )
         )
         if not verdict.hold:

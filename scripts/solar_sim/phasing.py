@@ -10,7 +10,9 @@ pause for it and KEBA's timing rules are kept by the same scheduler.
   with its defaults (three phases when the surplus carries them with 35 % headroom over
   5 minutes — at least the start delay —, one phase when it does not: at once while paused,
   instead of a pause, and at once when a dip starts on three phases), with the switcher's safe
-  defaults (5 minutes between switches, at most 20 per session).
+  defaults (5 minutes between switches, at most 20 per session). While those 5 minutes forbid
+  the switch down, the site controller learns how long until it is allowed (as ``solar.py``
+  feeds it) and pauses a dip that three phases cannot hold until then within a one-phase budget.
 * ``evcc``: evcc's documented automatic phase switching with its default timers: scale to one
   phase when the available power is below the three-phase minimum for the disable delay
   (3 min; at once while the charger is disabled), to three phases when it covers the
@@ -27,7 +29,7 @@ from typing import Any, Protocol
 from custom_components.keba.kecontact import KebaError, KebaStation
 from custom_components.keba.kecontact.phases import PhaseSwitcher, PhaseSwitchSettings, x2_phases
 from custom_components.keba.phase_policy import PhasePolicy, PhasePolicySettings
-from custom_components.keba.site_control import BatterySettings, ControllerState
+from custom_components.keba.site_control import BatterySettings, ControllerState, StationMeasurement
 
 from .strategies import (
     EVCC_DISABLE_DELAY_S,
@@ -134,6 +136,13 @@ class PhaseSwitchingController(ControllerStrategy):
         self.policy = PhasePolicy(
             PhasePolicySettings(up_delay_s=max(start, PhasePolicySettings().up_delay_s))
         )
+
+    def _measurement(self) -> StationMeasurement | None:
+        """As ``solar.py``: on three phases, when a switch to one may come."""
+        measurement = super()._measurement()
+        if measurement is None or self._switching.phases() != 3:
+            return measurement
+        return replace(measurement, fewer_phases_in_s=self._switching.switcher.next_switch_in())
 
     def _use_phases(self) -> None:
         self._settings = replace(self._settings, phases=self._switching.phases())

@@ -34,6 +34,7 @@ from custom_components.keba.site_control import (
     Reading,
     SiteController,
     SiteSettings,
+    StationMeasurement,
     SurplusSettings,
 )
 
@@ -128,8 +129,12 @@ class ControllerStrategy:
         self._last_at: float | None = None
         self.state = ""
 
+    def _measurement(self) -> StationMeasurement | None:
+        """The station as its reports show it, as ``solar.py`` builds it."""
+        return self._site.station_measurement(self._mode, self._settings)
+
     def _feed_station(self, now: float) -> bool:
-        measurement = self._site.station_measurement(self._mode, self._settings)
+        measurement = self._measurement()
         if measurement is None:
             return False
         self.control.feed_station(measurement, now)

@@ -143,11 +143,14 @@ async def test_dwell_and_cap(
     dwell = PhaseSwitcher(
         station, PhaseSwitchSettings(dwell_s=3600, settle_s=0.2, follow_timeout_s=15)
     )
+    assert dwell.next_switch_in() == 0.0
     assert (await dwell.switch(1, 10)).outcome is PhaseSwitchOutcome.SWITCHED
     before = len(sent(sim))
     assert (await dwell.switch(3, 10)).outcome is PhaseSwitchOutcome.DWELL
     assert sent(sim)[before:] == ["report 2"]
     assert dwell.dwell_remaining() > 3000
+    # The solar controller learns how long until the next switch is allowed.
+    assert dwell.next_switch_in() == pytest.approx(dwell.dwell_remaining(), abs=1.0)
 
     capped = PhaseSwitcher(
         station,
@@ -157,7 +160,9 @@ async def test_dwell_and_cap(
     )
     assert (await capped.switch(3, 10)).outcome is PhaseSwitchOutcome.SWITCHED
     assert (await capped.switch(1, 10)).outcome is PhaseSwitchOutcome.CAP
+    assert capped.next_switch_in() is None  # none left this session
     capped.new_session()
+    assert capped.next_switch_in() == 0.0
     assert (await capped.switch(3, 10)).outcome is PhaseSwitchOutcome.ALREADY
     assert sim.stations[0].phase_switches == 2
 
@@ -174,6 +179,7 @@ async def test_ignored_switch_gives_up_for_the_session(
     assert result.outcome is PhaseSwitchOutcome.GAVE_UP
     assert switcher.state is PhaseSwitchState.GAVE_UP
     assert "3 phase(s), 1 selected" in (switcher.gave_up_reason or "")
+    assert switcher.next_switch_in() is None
     before = len(sent(sim))
     again = await switcher.switch(3, 10)
     assert again.outcome is PhaseSwitchOutcome.GAVE_UP

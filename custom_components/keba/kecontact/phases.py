@@ -249,6 +249,18 @@ class PhaseSwitcher:
             return 0.0
         return max(0.0, self.last_switch_at + self.settings.dwell_s - self.clock.time())
 
+    def next_switch_in(self) -> float | None:
+        """Seconds until a switch is allowed (0: now); None: none is left this session.
+
+        None once the switcher gave up or the session used its cap of switches; otherwise
+        what the dwell time still forbids.
+        """
+        if self.state is PhaseSwitchState.GAVE_UP:
+            return None
+        if self.switches_this_session >= self.settings.max_switches_per_session:
+            return None
+        return self.dwell_remaining()
+
     def _refusal(self, phases: int, status: ChargingStatus) -> SwitchResult | None:
         current = x2_phases(status)
         if self.busy:
