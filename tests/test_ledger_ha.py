@@ -354,13 +354,18 @@ async def test_naming_a_card_does_not_move_the_energy_already_counted(
     assert energy(hass, "other") == pytest.approx(68.5)
 
 
+@pytest.mark.parametrize("minor_version", [1, 2])
 async def test_an_older_store_gets_the_card_names_in_force_once(
     hass: HomeAssistant,
     mock_station: FakeStation,
     card_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
+    minor_version: int,
 ) -> None:
-    """Version 2.1 stored no card names: its sessions get those of the options, for good."""
+    """Version 2.1 stored no card names: its sessions get those of the options, for good.
+
+    (A 2.2 store without them, edited by hand, is treated alike.)
+    """
     # [id, start, end, time source, kWh, meter start, tag, class, end reason, cost, currency,
     # surplus kWh]: 13 and 14 November 2026, 08:00 to 10:00 UTC.
     start, day, tail = 1794556800, 86400, [1, None, None, None]
@@ -370,7 +375,7 @@ async def test_an_older_store_gets_the_card_names_in_force_once(
     ]
     hass_storage[STORE_KEY] = {
         "version": 2,
-        "minor_version": 1,
+        "minor_version": minor_version,
         "key": STORE_KEY,
         "data": {"sessions": rows, "gaps": [], "meter": {}},
     }
@@ -378,14 +383,19 @@ async def test_an_older_store_gets_the_card_names_in_force_once(
     # 48 (20 kWh, the company car's tag) comes from the station's memory.
     assert energy(hass, "company_car") == pytest.approx(29.0)
     assert energy(hass, "guests") == pytest.approx(4.0)
-    stored = hass_storage[STORE_KEY]
-    assert stored["minor_version"] == 2
-    assert stored["data"]["cards"] == {"Company car": [40], "Guests": [41]}
-    # The rows themselves stay as they were (older versions read them).
-    assert stored["data"]["sessions"][:2] == rows
+    if minor_version == 1:
+        # The migration is written at once.
+        stored = hass_storage[STORE_KEY]
+        assert stored["minor_version"] == 2
+        assert stored["data"]["cards"] == {"Company car": [40], "Guests": [41]}
 
     await set_options(hass, card_entry, {CONF_DEFAULT_CARD_NAME: "Guests"})
     assert energy(hass, "guests") == pytest.approx(4.0)
+    stored = hass_storage[STORE_KEY]
+    assert stored["minor_version"] == 2
+    assert stored["data"]["cards"] == {"Company car": [40, 48], "Guests": [41]}
+    # The rows themselves stay as they were (older versions read them).
+    assert stored["data"]["sessions"][:2] == rows
 
 
 @pytest.mark.parametrize("station_reports", [month_of_sessions()])
