@@ -118,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
 
     cards = CardBook.from_pairs([("04a1b2c3d4e5f6", "Company car"), ("0badcafe", "Anna")], "Other")
     records = make_records(args.sessions, args.seed)
+    full = SessionLedger(records)
+    full.attribute(cards)  # each session with the card name it was recorded under
     stored = json.dumps(
         {
             "version": 2,
-            "minor_version": 1,
+            "minor_version": 2,
             "key": f"keba.ledger.{SERIAL}",
-            "data": {**SessionLedger(records).as_dict(SERIAL), "meter": CostMeter().as_dict()},
+            "data": {**full.as_dict(SERIAL), "meter": CostMeter().as_dict()},
         }
     )
     remembered = records[-30:]  # the station's memory: all stored already
@@ -132,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(stored)["data"]
         ledger = SessionLedger.from_dict(SERIAL, data)
         CostMeter.from_dict(data["meter"])
+        ledger.attribute(cards)  # none without a card name: a check only
         for _ in cards.card_names:  # each card's energy sensor
             ledger.energy_by_card(cards)
         ledger.latest(SERIAL)
-        ledger.merge_history(SERIAL, remembered, now=datetime.now(UTC))
+        ledger.merge_history(SERIAL, remembered, now=datetime.now(UTC), cards=cards)
         return ledger
 
     startup_s, ledger = median_s(start_up, args.runs)

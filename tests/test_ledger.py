@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime, timedelta
 import io
+import random
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from custom_components.keba.ledger import (
     record_from_session,
     records_from_history,
     total_cost,
+    total_energy,
 )
 
 SERIAL = "18039974"
@@ -286,6 +288,124 @@ def test_energy_by_card() -> None:
         ]
     )
     assert ledger.energy_by_card(cards) == {"Company car": 10.0, "Anna": 0.0, "Other": 5.5}
+
+
+def test_a_session_keeps_the_card_name_it_was_recorded_under() -> None:
+    """Naming, renaming and removing a card never lowers a total; a new name starts at 0.
+
+    Totals that dropped would read as meter resets to Home Assistant's statistics (and the
+    whole value would be counted again).
+    """
+    unnamed = CardBook.from_pairs([], "Other")
+    ledger = SessionLedger()
+    ledger.add(record(1, T0, rfid_tag="aa00", energy_kwh=10.0), unnamed)
+    ledger.merge_history(
+        SERIAL,
+        [record(2, T0 + timedelta(days=1), rfid_tag="bb", energy_kwh=3.0)],
+        now=T0,
+        cards=unnamed,
+    )
+    assert ledger.energy_by_card(unnamed) == {"Other": 13.0}
+
+    # The owner names tag aa: its earlier session stays with "Other".
+    named = CardBook.from_pairs([("aa", "Anna")], "Other")
+    assert ledger.energy_by_card(named) == {"Anna": 0.0, "Other": 13.0}
+    ledger.add(record(3, T0 + timedelta(days=2), rfid_tag="aa", energy_kwh=4.0), named)
+    ledger.add(record(4, T0 + timedelta(days=3), rfid_tag="cc", energy_kwh=1.0), named)
+    assert ledger.energy_by_card(named) == {"Anna": 4.0, "Other": 14.0}
+    assert [r.card for r in ledger.records] == ["Other", "Other", "Anna", "Other"]
+    assert [r.session_id for r in ledger.query(where=named.matcher("Anna"))] == [3]
+
+    # Renamed: the new name counts from now on; the old one is still what the sessions say.
+    renamed = CardBook.from_pairs([("aa", "Anne")], "Other")
+    assert ledger.energy_by_card(renamed) == {"Anne": 0.0, "Other": 14.0}
+    assert [r.session_id for r in ledger.query(where=renamed.matcher("Anna"))] == [3]
+    # Only spelled differently: with a key that identifies both, the total carries on.
+    respelled = CardBook.from_pairs([("aa", "ANNA")], "Other")
+    assert ledger.energy_by_card(respelled, key=str.lower) == {"ANNA": 4.0, "Other": 14.0}
+    assert ledger.query(where=respelled.matcher("ANNA", key=str.lower))[0].session_id == 3
+
+    # Removed: the default card does not take over Anna's history.
+    assert ledger.energy_by_card(unnamed) == {"Other": 14.0}
+    assert ledger.recorded_cards == ["Anna", "Other"]
+    # Every view of a session shows the card it was recorded under.
+    (anna,) = ledger.query(where=unnamed.matcher("Anna"))
+    assert anna.card_name(unnamed) == "Anna"
+    table = list(csv.reader(io.StringIO(export_csv(ledger.records, renamed, UTC))))
+    assert [row[7] for row in table[1:]] == ["Other", "Other", "Anna", "Other"]
+
+
+def test_card_totals_never_drop_whatever_the_options_do() -> None:
+    """Random sessions between random card books: no name's total ever goes down."""
+    rng = random.Random(4)
+    tags = ["aa", "bb", "cc", None]
+    books = [
+        CardBook.from_pairs([], "Other"),
+        CardBook.from_pairs([("aa", "Anna")], "Other"),
+        CardBook.from_pairs([("aa", "Anna"), ("bb", "Ben")], "Other"),
+        CardBook.from_pairs([("aa", "Ben"), ("bb", "Anna")], "Guests"),
+        CardBook.from_pairs([("cc", "Other")], "Guests"),
+    ]
+    ledger = SessionLedger()
+    highest: dict[str, float] = {}
+    for session_id in range(1, 200):
+        cards = rng.choice(books)
+        energy = round(rng.uniform(0.5, 30), 4)
+        ledger.add(
+            record(
+                session_id,
+                T0 + timedelta(hours=session_id),
+                rfid_tag=rng.choice(tags),
+                energy_kwh=energy,
+            ),
+            cards,
+        )
+        for book in books:
+            for name, total in ledger.energy_by_card(book).items():
+                assert total >= highest.get(name, 0.0) - 1e-9, (session_id, name)
+                highest[name] = max(highest.get(name, 0.0), total)
+    # Nothing is lost: the totals of every name ever recorded add up to all energy.
+    everyone = CardBook.from_pairs([], "Other")
+    per_name = [
+        sum(r.energy_kwh for r in ledger.query(where=everyone.matcher(name)))
+        for name in ledger.recorded_cards
+    ]
+    assert sum(per_name) == pytest.approx(total_energy(ledger.records))
+    assert sorted(ledger.recorded_cards) == ["Anna", "Ben", "Guests", "Other"]
+
+
+def test_card_names_survive_storage_and_older_stores_get_them_once() -> None:
+    """The recorded card names round-trip; a store from before them is named once, for good."""
+    anna = CardBook.from_pairs([("aa", "Anna")], "Other")
+    ledger = SessionLedger()
+    ledger.add(record(1, T0, rfid_tag="aa", energy_kwh=5.0), anna)
+    ledger.add(record(2, T0 + timedelta(days=1), energy_kwh=2.0), anna)
+    data = ledger.as_dict(SERIAL)
+    assert data["cards"] == {"Anna": [1], "Other": [2]}
+    # The rows are as before (older versions read them).
+    assert all(len(row) == len(data["sessions"][0]) == 12 for row in data["sessions"])
+    back = SessionLedger.from_dict(SERIAL, data)
+    assert back.records == ledger.records
+    unnamed = CardBook.from_pairs([], "Other")
+    assert back.energy_by_card(unnamed) == {"Other": 2.0}
+    assert back.attribute(unnamed) == 0
+
+    # A store without card names: the sessions get the names in force when it is loaded.
+    old = SessionLedger.from_dict(SERIAL, {"sessions": data["sessions"], "gaps": []})
+    assert [r.card for r in old.records] == [None, None]
+    assert old.attribute(unnamed) == 2
+    assert [r.card for r in old.records] == ["Other", "Other"]
+    assert old.attribute(anna) == 0
+    assert old.energy_by_card(anna) == {"Anna": 0.0, "Other": 7.0}
+    assert SessionLedger.from_dict(SERIAL, old.as_dict(SERIAL)).energy_by_card(anna) == {
+        "Anna": 0.0,
+        "Other": 7.0,
+    }
+    # Junk among the card names is skipped.
+    junk = SessionLedger.from_dict(
+        SERIAL, {**data, "cards": {"Anna": [1, "2"], "": [2], "Ben": "x"}}
+    )
+    assert [r.card for r in junk.records] == ["Anna", None]
 
 
 # ------------------------------------------------------------------------------- queries

@@ -264,6 +264,140 @@ async def test_cards_name_the_sessions_and_count_their_energy(
     assert state.attributes["device_class"] == "energy"
 
 
+ENERGY = "sensor.kecontact_p30_x_series_energy_charged"
+
+
+async def set_options(hass: HomeAssistant, entry: MockConfigEntry, options: dict[str, Any]) -> None:
+    """New options and the reload that saving them in the options flow brings."""
+    hass.config_entries.async_update_entry(entry, options=options)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def energy(hass: HomeAssistant, card: str) -> float:
+    """The state of a card's energy sensor."""
+    state = hass.states.get(f"{ENERGY}_{card}")
+    assert state is not None, card
+    return float(state.state)
+
+
+async def history_cards(hass: HomeAssistant, entry: MockConfigEntry) -> dict[int, str]:
+    """The card of every stored session, as ``keba.get_session_history`` answers."""
+    (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "get_session_history",
+        {},
+        target={"device_id": device.id},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    return {session["session_id"]: session["card"] for session in response["sessions"]}
+
+
+@pytest.mark.parametrize("station_reports", [month_of_sessions()])
+async def test_naming_a_card_does_not_move_the_energy_already_counted(
+    hass: HomeAssistant,
+    mock_station: FakeStation,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Sessions keep the card name of when they were stored, across option changes and restarts.
+
+    The default card's total (total increasing) must never drop: the recorder would take it
+    as a meter reset and count the whole total again in the energy dashboard.
+    """
+    await setup_entry(hass, mock_config_entry)
+    # 7 sessions: 20 + 15 (company car's tag), 12 (Anna's), 21.5 without a name.
+    assert energy(hass, "other") == pytest.approx(68.5)
+
+    await set_options(hass, mock_config_entry, {**CARD_OPTIONS, CONF_DEFAULT_CARD_NAME: "Other"})
+    assert energy(hass, "other") == pytest.approx(68.5)
+    assert energy(hass, "company_car") == 0.0
+    assert energy(hass, "anna") == 0.0
+
+    # Session 49 ends with the company car's card: it counts there, and only there.
+    mock_station.set_report(
+        100,
+        **{
+            "E pres": 110000,
+            "reason": 1,
+            "ended[s]": 9000,
+            "ended": "2026-11-21 08:00:00.000",
+            "RFID tag": "04a1b2c3d4e5f60000000",
+        },
+    )
+    mock_station.push({"Plug": 1})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert energy(hass, "company_car") == pytest.approx(11.0)
+    assert energy(hass, "other") == pytest.approx(68.5)
+    cards = await history_cards(hass, mock_config_entry)
+    assert cards == {49: "Company car"} | dict.fromkeys((42, 43, 44, 45, 46, 47, 48), "Other")
+
+    # A restart keeps every session's card.
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    stored = hass_storage[STORE_KEY]["data"]["cards"]
+    assert stored == {"Other": [42, 43, 44, 45, 46, 47, 48], "Company car": [49]}
+    assert energy(hass, "company_car") == pytest.approx(11.0)
+    assert energy(hass, "other") == pytest.approx(68.5)
+
+    # Names removed: the company car's history stays its own, the default does not take it.
+    await set_options(hass, mock_config_entry, {})
+    assert energy(hass, "other") == pytest.approx(68.5)
+    assert hass.states.get(f"{ENERGY}_company_car") is None
+    assert (await history_cards(hass, mock_config_entry))[49] == "Company car"
+
+    # Spelled differently, a name keeps its sensor (the slug is the same): its total goes on.
+    await set_options(hass, mock_config_entry, {CONF_DEFAULT_CARD_NAME: "OTHER"})
+    assert energy(hass, "other") == pytest.approx(68.5)
+
+
+@pytest.mark.parametrize("minor_version", [1, 2])
+async def test_an_older_store_gets_the_card_names_in_force_once(
+    hass: HomeAssistant,
+    mock_station: FakeStation,
+    card_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    minor_version: int,
+) -> None:
+    """Version 2.1 stored no card names: its sessions get those of the options, for good.
+
+    (A 2.2 store without them, edited by hand, is treated alike.)
+    """
+    # [id, start, end, time source, kWh, meter start, tag, class, end reason, cost, currency,
+    # surplus kWh]: 13 and 14 November 2026, 08:00 to 10:00 UTC.
+    start, day, tail = 1794556800, 86400, [1, None, None, None]
+    rows = [
+        [40, start, start + 7200, "station_clock", 9.0, 12000.0, "04a1b2c3d4e5f600", None, *tail],
+        [41, start + day, start + day + 7200, "station_clock", 4.0, 12009.0, None, None, *tail],
+    ]
+    hass_storage[STORE_KEY] = {
+        "version": 2,
+        "minor_version": minor_version,
+        "key": STORE_KEY,
+        "data": {"sessions": rows, "gaps": [], "meter": {}},
+    }
+    await setup_entry(hass, card_entry)
+    # 48 (20 kWh, the company car's tag) comes from the station's memory.
+    assert energy(hass, "company_car") == pytest.approx(29.0)
+    assert energy(hass, "guests") == pytest.approx(4.0)
+    if minor_version == 1:
+        # The migration is written at once.
+        stored = hass_storage[STORE_KEY]
+        assert stored["minor_version"] == 2
+        assert stored["data"]["cards"] == {"Company car": [40], "Guests": [41]}
+
+    await set_options(hass, card_entry, {CONF_DEFAULT_CARD_NAME: "Guests"})
+    assert energy(hass, "guests") == pytest.approx(4.0)
+    stored = hass_storage[STORE_KEY]
+    assert stored["minor_version"] == 2
+    assert stored["data"]["cards"] == {"Company car": [40, 48], "Guests": [41]}
+    # The rows themselves stay as they were (older versions read them).
+    assert stored["data"]["sessions"][:2] == rows
+
+
 @pytest.mark.parametrize("station_reports", [month_of_sessions()])
 async def test_calendar_shows_a_month_of_sessions(
     hass: HomeAssistant, mock_station: FakeStation, card_entry: MockConfigEntry
@@ -460,8 +594,10 @@ async def test_storage_migrates_from_the_first_version(
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     stored = hass_storage[STORE_KEY]
-    assert stored["version"] == 2
+    assert (stored["version"], stored["minor_version"]) == (2, 2)
     assert [row[0] for row in stored["data"]["sessions"]] == [45, 46, 47, 48]
+    # No card was named: every session keeps the name for other sessions.
+    assert stored["data"]["cards"] == {"Other": [45, 46, 47, 48]}
 
 
 async def test_card_options_step_names_cards_and_recovers_from_bad_lines(
@@ -503,7 +639,8 @@ async def test_card_options_step_names_cards_and_recovers_from_bad_lines(
         CONF_DEFAULT_CARD_NAME: "Guests",
     }
     prefix = "sensor.kecontact_p30_x_series_energy_charged"
-    assert float(hass.states.get(f"{prefix}_company_car").state) == pytest.approx(20.0)
+    # Session 48 was stored under "Other" and stays there; the new names count from now on.
+    assert float(hass.states.get(f"{prefix}_company_car").state) == 0.0
     assert float(hass.states.get(f"{prefix}_guests").state) == 0.0
     # The sensors of the former default name ("Other") are gone, not left unavailable.
     registry = er.async_get(hass)

@@ -88,7 +88,7 @@ def session_event(record: SessionRecord, cards: CardBook, language: str) -> Cale
     return CalendarEvent(
         start=record.started,
         end=end,
-        summary=f"{cards.name_for(record.rfid_tag)} · {_kwh(record.energy_kwh)} kWh",
+        summary=f"{record.card_name(cards)} · {_kwh(record.energy_kwh)} kWh",
         description="\n".join(lines),
         uid=f"{record.serial}-{record.session_id}",
     )

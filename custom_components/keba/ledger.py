@@ -119,6 +119,10 @@ class SessionRecord:
     currency: str | None = None
     #: Energy of the session that came from the site's surplus, when a site measured it.
     surplus_kwh: float | None = None
+    #: The card name the session's tag had when the ledger recorded it (None: not yet given
+    #: one). It stays with the session when the card names change later, so that a card's
+    #: all-time energy never drops and a session shows the same card everywhere.
+    card: str | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -144,11 +148,16 @@ class SessionRecord:
         """The normalized tag (None without a card)."""
         return normalize_tag(self.rfid_tag)
 
+    def card_name(self, cards: CardBook) -> str:
+        """The session's card: the name recorded with it, else its tag's name in ``cards``."""
+        return self.card if self.card is not None else cards.name_for(self.rfid_tag)
+
     def as_row(self) -> list[Any]:
         """Plain data for storage: one list per session (a ledger holds thousands).
 
         ``[id, start, end, time source, kWh, meter start, tag, class, end reason, cost,
-        currency, surplus kWh]``, times as epoch seconds.
+        currency, surplus kWh]``, times as epoch seconds. The card name is stored apart (see
+        :meth:`SessionLedger.as_dict`), so that the rows stay readable by older versions.
         """
         return [
             self.session_id,
@@ -166,8 +175,10 @@ class SessionRecord:
         ]
 
     @classmethod
-    def from_row(cls, serial: str, row: Sequence[Any]) -> SessionRecord | None:
-        """Read back :meth:`as_row`; None for a row that is not usable."""
+    def from_row(
+        cls, serial: str, row: Sequence[Any], card: str | None = None
+    ) -> SessionRecord | None:
+        """Read back :meth:`as_row` (with the card name stored apart); None if not usable."""
         if len(row) != ROW_LENGTH or type(row[0]) is not int:
             return None
         _id, start, end, source, kwh, meter, tag, rfid_class, reason, cost, unit, pv = row
@@ -185,6 +196,7 @@ class SessionRecord:
             cost=_opt_float(cost),
             currency=unit if type(unit) is str and unit else None,
             surplus_kwh=_opt_float(pv),
+            card=card,
         )
 
 
@@ -384,13 +396,17 @@ class CardBook:
         seen.setdefault(self.default_name, None)
         return list(seen)
 
-    def knows(self, name: str) -> bool:
-        """``name`` is one of the cards (or the default)."""
-        return name in self.card_names
+    def matcher(
+        self, name: str, key: Callable[[str], str] | None = None
+    ) -> Callable[[SessionRecord], bool]:
+        """A filter for the sessions of card ``name`` (by :meth:`SessionRecord.card_name`).
 
-    def matcher(self, name: str) -> Callable[[SessionRecord], bool]:
-        """A filter for the sessions of card ``name``."""
-        return lambda record: self.name_for(record.rfid_tag) == name
+        With ``key``, sessions of every name with the same key as ``name`` match.
+        """
+        if key is None:
+            return lambda record: record.card_name(self) == name
+        wanted = key(name)
+        return lambda record: key(record.card_name(self)) == wanted
 
 
 # ------------------------------------------------------------------------------------- cost
@@ -552,29 +568,51 @@ def _sort_time(record: SessionRecord) -> float:
 
 
 class _Entry:
-    """A stored session: its sort time, its row, and its record once someone asked for it.
+    """A stored session: its sort time, its row, its card name, and its record once asked for.
 
     Records are built from the rows on demand, so that loading thousands of sessions at
     start-up costs little more than reading the file.
     """
 
-    __slots__ = ("record", "row", "serial", "time")
+    __slots__ = ("card", "record", "row", "serial", "time")
 
     def __init__(
-        self, time: float, serial: str, row: list[Any], record: SessionRecord | None
+        self,
+        time: float,
+        serial: str,
+        row: list[Any],
+        record: SessionRecord | None,
+        card: str | None,
     ) -> None:
         self.time = time
         self.serial = serial
         self.row = row
         self.record = record
+        self.card = card
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> _Entry:
+        return cls(_sort_time(record), record.serial, record.as_row(), record, record.card)
+
+    @property
+    def tag(self) -> str | None:
+        tag = self.row[6]
+        return normalize_tag(tag) if type(tag) is str else None
 
     def get(self) -> SessionRecord:
         record = self.record
         if record is None:
-            record = SessionRecord.from_row(self.serial, self.row)
+            record = SessionRecord.from_row(self.serial, self.row, self.card)
             assert record is not None  # rows are checked when loaded
             self.record = record
         return record
+
+
+def _with_card(record: SessionRecord, cards: CardBook | None) -> SessionRecord:
+    """``record`` with its tag's card name in ``cards``, unless it has one (or no ``cards``)."""
+    if record.card is not None or cards is None:
+        return record
+    return replace(record, card=cards.name_for(record.rfid_tag))
 
 
 def _row_ok(row: object) -> bool:
@@ -598,7 +636,8 @@ class SessionLedger:
         """Start with ``records`` and ``gaps``."""
         self._entries: dict[tuple[str, int], _Entry] = {}
         self._max_id: dict[str, int] = {}
-        self._energy_by_tag: dict[str | None, float] = {}
+        #: All-time energy by (card name recorded, normalized tag).
+        self._energy: dict[tuple[str | None, str | None], float] = {}
         self._max_duration_s = 0.0
         self._ordered: list[_Entry] = []
         self._times: list[float] = []
@@ -606,7 +645,7 @@ class SessionLedger:
         for record in records:
             key = record.key
             if key not in self._entries:
-                self._put(_Entry(_sort_time(record), record.serial, record.as_row(), record))
+                self._put(_Entry.of(record))
         self._sort()
 
     def _sort(self) -> None:
@@ -628,8 +667,8 @@ class SessionLedger:
         if session_id > self._max_id.get(entry.serial, -1):
             self._max_id[entry.serial] = session_id
         tag = normalize_tag(row[6]) if type(row[6]) is str else None
-        energy = _opt_float(row[4]) or 0.0
-        self._energy_by_tag[tag] = self._energy_by_tag.get(tag, 0.0) + energy
+        bucket = (entry.card, tag)
+        self._energy[bucket] = self._energy.get(bucket, 0.0) + (_opt_float(row[4]) or 0.0)
         start, end = row[1], row[2]
         if type(start) in (int, float) and type(end) in (int, float):
             duration = float(end) - float(start)
@@ -659,11 +698,15 @@ class SessionLedger:
         """The newest stored session ID of a station."""
         return self._max_id.get(serial)
 
-    def add(self, record: SessionRecord) -> bool:
-        """Store an ended session; False if it is stored already (the first record stays)."""
+    def add(self, record: SessionRecord, cards: CardBook | None = None) -> bool:
+        """Store an ended session; False if it is stored already (the first record stays).
+
+        With ``cards``, a record without a card name gets its tag's name in ``cards`` (the
+        names in force now), which then stays with it.
+        """
         if record.key in self._entries:
             return False
-        entry = _Entry(_sort_time(record), record.serial, record.as_row(), record)
+        entry = _Entry.of(_with_card(record, cards))
         self._put(entry)
         index = bisect.bisect_right(self._times, entry.time)
         self._times.insert(index, entry.time)
@@ -671,9 +714,16 @@ class SessionLedger:
         return True
 
     def merge_history(
-        self, serial: str, records: Sequence[SessionRecord], *, now: datetime
+        self,
+        serial: str,
+        records: Sequence[SessionRecord],
+        *,
+        now: datetime,
+        cards: CardBook | None = None,
     ) -> MergeResult:
         """Add what the station remembers (reports 101…130) and find what it forgot.
+
+        ``cards`` names the added sessions' cards as in :meth:`add`.
 
         Session IDs count up by one per session (guide §3.2.10): when the oldest session the
         station still holds is more than one past the newest stored one, those in between are
@@ -699,7 +749,8 @@ class SessionLedger:
                     recorded_at=now,
                 )
                 self.gaps.append(gap)
-        added = [record for record in ours if self.add(record)]
+        named = [_with_card(record, cards) for record in ours]
+        added = [record for record in named if self.add(record)]
         return MergeResult(added=added, gap=gap)
 
     def mark_notified(self, gap: LedgerGap) -> LedgerGap:
@@ -708,13 +759,52 @@ class SessionLedger:
         self.gaps = [done if g == gap else g for g in self.gaps]
         return done
 
-    def energy_by_card(self, cards: CardBook) -> dict[str, float]:
-        """All-time energy per card name (every card of ``cards`` present, 0 if unused)."""
-        totals = dict.fromkeys(cards.card_names, 0.0)
-        for tag, energy in self._energy_by_tag.items():
-            name = cards.name_for(tag)
-            totals[name] = totals.get(name, 0.0) + energy
-        return {name: round(value, 4) for name, value in totals.items()}
+    def attribute(self, cards: CardBook) -> int:
+        """Give every session without a card name its tag's name in ``cards``, for good.
+
+        For sessions stored before card names were recorded with them. Returns how many.
+        """
+        named = 0
+        for entry in self._entries.values():
+            if entry.card is not None:
+                continue
+            entry.card = cards.name_for(entry.tag)
+            if entry.record is not None:
+                entry.record = replace(entry.record, card=entry.card)
+            named += 1
+        if named:
+            energy: dict[tuple[str | None, str | None], float] = {}
+            for entry in self._entries.values():
+                bucket = (entry.card, entry.tag)
+                energy[bucket] = energy.get(bucket, 0.0) + (_opt_float(entry.row[4]) or 0.0)
+            self._energy = energy
+        return named
+
+    @property
+    def recorded_cards(self) -> list[str]:
+        """The card names sessions were recorded under, sorted."""
+        return sorted({card for card, _tag in self._energy if card is not None})
+
+    def energy_by_card(
+        self, cards: CardBook, *, key: Callable[[str], str] | None = None
+    ) -> dict[str, float]:
+        """All-time energy per card name of ``cards`` (every one present, 0 if unused).
+
+        A session counts for the card name recorded with it (a session without one: its tag's
+        name in ``cards``), so naming, renaming or removing a card never lowers a total; a new
+        name starts from the sessions recorded under it. With ``key``, a name also counts the
+        sessions recorded under every name of the same key (a sensor identified by the name's
+        slug keeps its total when the name is only spelled differently).
+        """
+        totals: dict[str, float] = {}
+        for (card, tag), energy in self._energy.items():
+            name = card if card is not None else cards.name_for(tag)
+            group = key(name) if key is not None else name
+            totals[group] = totals.get(group, 0.0) + energy
+        return {
+            name: round(totals.get(key(name) if key is not None else name, 0.0), 4)
+            for name in cards.card_names
+        }
 
     def query(
         self,
@@ -754,21 +844,40 @@ class SessionLedger:
         return selected
 
     def as_dict(self, serial: str) -> dict[str, Any]:
-        """One station's part of the ledger as plain data for storage (rows by session ID)."""
+        """One station's part of the ledger as plain data for storage.
+
+        ``sessions``: the rows by session ID; ``cards``: the session IDs per card name recorded
+        (kept apart from the rows, which older versions read); ``gaps``.
+        """
+        entries = sorted(
+            (entry for entry in self._entries.values() if entry.serial == serial),
+            key=lambda entry: entry.row[0],
+        )
+        cards: dict[str, list[int]] = {}
+        for entry in entries:
+            if entry.card is not None:
+                cards.setdefault(entry.card, []).append(entry.row[0])
         return {
-            "sessions": [
-                entry.row
-                for entry in sorted(self._entries.values(), key=lambda entry: entry.row[0])
-                if entry.serial == serial
-            ],
+            "sessions": [entry.row for entry in entries],
+            "cards": cards,
             "gaps": [gap.as_dict() for gap in self.gaps if gap.serial == serial],
         }
 
     @classmethod
     def from_dict(cls, serial: str, data: Mapping[str, Any]) -> SessionLedger:
-        """Read back :meth:`as_dict`, skipping unusable entries (and a session stored twice)."""
+        """Read back :meth:`as_dict`, skipping unusable entries (and a session stored twice).
+
+        Sessions of a store without ``cards`` (older versions) have no card name yet.
+        """
         sessions = data.get("sessions")
         gaps = data.get("gaps")
+        cards = data.get("cards")
+        card_of: dict[int, str] = {}
+        for name, ids in cards.items() if isinstance(cards, dict) else ():
+            if isinstance(name, str) and name and isinstance(ids, list):
+                for session_id in ids:
+                    if type(session_id) is int:
+                        card_of[session_id] = name
         ledger = cls(
             (),
             [
@@ -781,7 +890,7 @@ class SessionLedger:
         for row in sessions if isinstance(sessions, list) else []:
             if not _row_ok(row) or (serial, row[0]) in entries:
                 continue
-            ledger._put(_Entry(_row_time(row), serial, row, None))
+            ledger._put(_Entry(_row_time(row), serial, row, None, card_of.get(row[0])))
         ledger._sort()
         return ledger
 
@@ -832,7 +941,7 @@ def export_csv(records: Iterable[SessionRecord], cards: CardBook, zone: tzinfo) 
                 _number(record.energy_kwh, 3),
                 _number(record.meter_start_kwh, 3),
                 _number(record.meter_end_kwh, 3),
-                cards.name_for(record.rfid_tag),
+                record.card_name(cards),
                 record.rfid_tag or "",
                 END_REASONS.get(record.end_reason, str(record.end_reason))
                 if record.end_reason is not None

@@ -24,6 +24,15 @@ from .ledger_store import LedgerManager
 CARD_KEY_PREFIX = "card_"
 
 
+def card_key(name: str) -> str:
+    """What identifies a card's sensors: the slug of its name.
+
+    A name only spelled differently ("anna" for "Anna") keeps the sensors, and their totals
+    count the sessions recorded under either spelling.
+    """
+    return slugify(name) or "card"
+
+
 def card_sensors(hass: HomeAssistant, entry: KebaConfigEntry) -> list[SensorEntity]:
     """Two sensors per card name of the options (and the default name).
 
@@ -56,7 +65,7 @@ class _KebaCardSensor(KebaLedgerEntity, SensorEntity):
     def __init__(
         self, coordinator: KebaCoordinator, ledger: LedgerManager, card: str, what: str
     ) -> None:
-        key = f"{CARD_KEY_PREFIX}{slugify(card) or 'card'}_{what}"
+        key = f"{CARD_KEY_PREFIX}{card_key(card)}_{what}"
         super().__init__(
             coordinator, SensorEntityDescription(key=key, translation_key=f"card_{what}"), ledger
         )
@@ -82,8 +91,14 @@ class KebaCardEnergySensor(_KebaCardSensor):
 
     @property
     def native_value(self) -> float:
-        """Sum over the card's ended sessions."""
-        return self._ledger.ledger.energy_by_card(self._ledger.cards).get(self._card, 0.0)
+        """Sum over the ended sessions recorded under the card's name.
+
+        Each session keeps the card name of when it was recorded: naming, renaming or removing
+        a card in the options never lowers a total (which the recorder would take as a meter
+        reset and count again).
+        """
+        totals = self._ledger.ledger.energy_by_card(self._ledger.cards, key=card_key)
+        return totals.get(self._card, 0.0)
 
 
 class KebaCardCostSensor(_KebaCardSensor):
@@ -117,7 +132,9 @@ class KebaCardCostSensor(_KebaCardSensor):
         start = month_start(dt_util.now())
         cards = self._ledger.cards
         return self._ledger.ledger.query(
-            dt_util.as_utc(start), serial=self._ledger.serial, where=cards.matcher(self._card)
+            dt_util.as_utc(start),
+            serial=self._ledger.serial,
+            where=cards.matcher(self._card, key=card_key),
         )
 
     @property

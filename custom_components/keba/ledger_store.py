@@ -47,7 +47,8 @@ from .ledger import (
 )
 
 STORAGE_VERSION: Final = 2
-STORAGE_MINOR_VERSION: Final = 1
+#: 2.2: the card name each session was recorded under (``cards``), beside the rows of 2.1.
+STORAGE_MINOR_VERSION: Final = 2
 STORAGE_KEY: Final = "keba.ledger"
 #: Writes are bundled: at most one every few seconds.
 SAVE_DELAY_S: Final = 5
@@ -94,11 +95,23 @@ def migrate_v1(serial: str, data: dict[str, Any]) -> dict[str, Any]:
     return {**ledger.as_dict(serial), "meter": {}}
 
 
+def attribute_cards(serial: str, data: dict[str, Any], cards: CardBook) -> dict[str, Any]:
+    """Version 2.1 did not record card names: its sessions get the names in force now.
+
+    From then on each keeps that name, whatever the options name its tag later.
+    """
+    ledger = SessionLedger.from_dict(serial, data)
+    named = ledger.attribute(cards)
+    if named:
+        LOGGER.debug("Ledger of %s: %s sessions given the card names of now", serial, named)
+    return {**data, **ledger.as_dict(serial)}
+
+
 class LedgerStore(Store[dict[str, Any]]):
     """The ledger's storage, with its migrations."""
 
-    def __init__(self, hass: HomeAssistant, serial: str) -> None:
-        """The store of station ``serial``."""
+    def __init__(self, hass: HomeAssistant, serial: str, cards: Callable[[], CardBook]) -> None:
+        """The store of station ``serial``; ``cards`` gives the card names in force."""
         super().__init__(
             hass,
             STORAGE_VERSION,
@@ -107,13 +120,18 @@ class LedgerStore(Store[dict[str, Any]]):
             atomic_writes=True,
         )
         self.serial = serial
+        self.cards = cards
 
     async def _async_migrate_func(
         self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
     ) -> dict[str, Any]:
+        # Home Assistant writes the migrated data at once.
+        data = old_data
         if old_major_version == 1:
-            return migrate_v1(self.serial, old_data)
-        return old_data
+            data = migrate_v1(self.serial, data)
+        if old_major_version == 1 or (old_major_version == 2 and old_minor_version < 2):
+            data = attribute_cards(self.serial, data, self.cards())
+        return data
 
 
 def parse_price(value: str, unit: str | None) -> tuple[float, str | None] | None:
@@ -142,7 +160,7 @@ class LedgerManager:
         self.entry = entry
         self.coordinator = coordinator
         self.serial = entry.unique_id or coordinator.station.serial or entry.entry_id
-        self.store = LedgerStore(hass, self.serial)
+        self.store = LedgerStore(hass, self.serial, lambda: self.cards)
         self.ledger = SessionLedger()
         self.meter = CostMeter()
         #: Hook for a charging site: the share (0…1) of the energy flowing now that comes from
@@ -169,6 +187,12 @@ class LedgerManager:
             pairs, str(options.get(CONF_DEFAULT_CARD_NAME) or DEFAULT_CARD_NAME)
         )
 
+    @property
+    def card_names(self) -> list[str]:
+        """The card names of the options, then names that sessions were recorded under."""
+        names = self.cards.card_names
+        return names + [name for name in self.ledger.recorded_cards if name not in names]
+
     @callback
     def async_attach(self) -> None:
         """Listen to the coordinator (before its first refresh, so no read is missed)."""
@@ -183,6 +207,9 @@ class LedgerManager:
             self.ledger = SessionLedger.from_dict(self.serial, data)
             meter = data.get("meter")
             self.meter = CostMeter.from_dict(meter if isinstance(meter, dict) else {})
+            if self.ledger.attribute(self.cards):
+                # Sessions the store had no card name for (the migration gives them one).
+                self._save()
         self._loaded = True
         self.entry.async_on_unload(self.coordinator.async_add_listener(self._on_update))
         self.entry.async_on_unload(self._async_flush)
@@ -320,7 +347,7 @@ class LedgerManager:
         known = self.ledger.last_session_id(record.serial)
         price, currency = self.price()
         record = self.meter.finish(record, price=price, currency=currency)
-        self.ledger.add(record)
+        self.ledger.add(record, self.cards)
         self._changed()
         if known is not None and record.session_id > known + 1:
             # Sessions ended while the integration did not hear of them.
@@ -360,7 +387,7 @@ class LedgerManager:
                 price, currency = self.price()
                 record = self.meter.finish(record, price=price, currency=currency)
             priced.append(record)
-        result = self.ledger.merge_history(self.serial, priced, now=now)
+        result = self.ledger.merge_history(self.serial, priced, now=now, cards=self.cards)
         if result.gap is not None:
             LOGGER.warning(
                 "%s forgot %s sessions (IDs %s to %s) before they could be stored",

@@ -504,7 +504,7 @@ def session_as_dict(record: SessionRecord, cards: CardBook) -> dict[str, Any]:
         "end_reason": END_REASONS.get(reason) if reason is not None else None,
         "end_reason_code": reason,
         "rfid_tag": record.rfid_tag,
-        "card": cards.name_for(record.rfid_tag),
+        "card": record.card_name(cards),
         "cost": record.cost,
         "currency": record.currency,
         "surplus_kwh": record.surplus_kwh,
@@ -548,12 +548,12 @@ def _ledger_query(call: ServiceCall, targets: list[_Target]) -> _LedgerQuery:
         ledger = entry.runtime_data.ledger
         if ledger is None:
             raise _invalid("station_not_loaded", station=entry.title)
-        if card is not None and not ledger.cards.knows(card):
+        if card is not None and card not in ledger.card_names:
             raise _invalid(
                 "unknown_card",
                 card=card,
                 station=entry.title,
-                cards=", ".join(ledger.cards.card_names),
+                cards=", ".join(ledger.card_names),
             )
     return _LedgerQuery(start, end, card)
 
