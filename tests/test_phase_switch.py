@@ -241,6 +241,49 @@ async def test_restart_in_the_middle_of_a_switch(
     assert (state.state, state.attributes["selected_phases"]) == ("1", 1)
 
 
+MODE_ENTITY_ID = "select.kecontact_p30_x_series_charging_mode"
+
+
+def _grid(hass: HomeAssistant, watts: int) -> None:
+    hass.states.async_set(GRID, str(watts), {"unit_of_measurement": "W", "device_class": "power"})
+
+
+async def _setup_solar(hass: HomeAssistant, entry: MockConfigEntry, **options: Any) -> None:
+    """Set up with phase switching and a grid sensor (start delay 30 s unless given)."""
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            CONF_PHASE_SWITCHING: True,
+            CONF_GRID_SENSOR: GRID,
+            CONF_START_DELAY: 30,
+            **options,
+        },
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _select(hass: HomeAssistant, entity_id: str, option: str) -> None:
+    await hass.services.async_call(
+        SELECT_DOMAIN,
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: entity_id, ATTR_OPTION: option},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _elapse(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, times: int = 1
+) -> None:
+    """Let ``seconds`` pass ``times`` times (timers fired, background tasks done each time)."""
+    for _ in range(times):
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
 async def test_solar_mode_chooses_one_phase(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -251,29 +294,11 @@ async def test_solar_mode_chooses_one_phase(
     """Solar, phases automatic: a surplus for one phase only moves the car to one phase."""
     mock_station.set_report(2, **{"X2 phaseSwitch source": 4, "Curr user": 6000})
     mock_station.set_report(3, I1=6000, I2=6000, I3=6000, P=4_100_000)
-    hass.states.async_set(GRID, "2100", {"unit_of_measurement": "W", "device_class": "power"})
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        mock_config_entry,
-        options={
-            CONF_PHASE_SWITCHING: True,
-            CONF_GRID_SENSOR: GRID,
-            CONF_START_DELAY: 30,
-            CONF_STOP_DELAY: 60,
-        },
-    )
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    await hass.services.async_call(
-        SELECT_DOMAIN,
-        SERVICE_SELECT_OPTION,
-        {ATTR_ENTITY_ID: "select.kecontact_p30_x_series_charging_mode", ATTR_OPTION: "solar"},
-        blocking=True,
-    )
+    _grid(hass, 2100)
+    await _setup_solar(hass, mock_config_entry, **{CONF_STOP_DELAY: 60})
+    await _select(hass, MODE_ENTITY_ID, "solar")
     for _ in range(12):  # two minutes of control intervals at about 2 kW of surplus
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await _elapse(hass, freezer, 10)
         if commands:
             break
     assert commands == ["x2 0"]
@@ -300,64 +325,30 @@ async def test_solar_mode_pauses_a_three_phase_dip_while_the_dwell_time_runs(
     minimum time.
     """
     mock_station.set_report(2, **{"X2 phaseSwitch source": 4, "X2 phaseSwitch": 0})
-    hass.states.async_set(GRID, "-1000", {"unit_of_measurement": "W", "device_class": "power"})
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        mock_config_entry,
-        options={
-            CONF_PHASE_SWITCHING: True,
-            CONF_PHASE_DWELL: 300,
-            CONF_GRID_SENSOR: GRID,
-            CONF_START_DELAY: 30,
-            CONF_STOP_DELAY: 300,
-        },
+    _grid(hass, -1000)
+    await _setup_solar(
+        hass, mock_config_entry, **{CONF_PHASE_DWELL: 300, CONF_STOP_DELAY: 300}
     )
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    await hass.services.async_call(
-        SELECT_DOMAIN,
-        SERVICE_SELECT_OPTION,
-        {ATTR_ENTITY_ID: ENTITY_ID, ATTR_OPTION: "3"},
-        blocking=True,
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await _select(hass, ENTITY_ID, "3")
     assert commands == ["x2 1"]
-    for option, entity in (
-        (PHASES_AUTOMATIC, ENTITY_ID),
-        ("solar", "select.kecontact_p30_x_series_charging_mode"),
-    ):
-        await hass.services.async_call(
-            SELECT_DOMAIN,
-            SERVICE_SELECT_OPTION,
-            {ATTR_ENTITY_ID: entity, ATTR_OPTION: option},
-            blocking=True,
-        )
+    await _select(hass, ENTITY_ID, PHASES_AUTOMATIC)
+    await _select(hass, MODE_ENTITY_ID, "solar")
     # 6 kW exported: the controller starts the car once the start delay has passed.
-    hass.states.async_set(GRID, "-6000", {"unit_of_measurement": "W", "device_class": "power"})
-    for _ in range(6):
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+    _grid(hass, -6000)
+    await _elapse(hass, freezer, 10, times=6)
     mock_station.set_current.assert_awaited()
-    # It charges on three phases at 6 A, 1 kW exported besides.
+    # It charges on three phases at 6 A (polled before the meter shows the car's draw), 1 kW
+    # exported besides.
     mock_station.set_report(2, **{"State": 3, "Curr user": 6000, "Max curr": 6000})
     mock_station.set_report(3, I1=6000, I2=6000, I3=6000, P=4_140_000)
-    freezer.tick(timedelta(seconds=5))  # polled before the meter shows the car's draw
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    hass.states.async_set(GRID, "-1000", {"unit_of_measurement": "W", "device_class": "power"})
-    for _ in range(2):
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+    await _elapse(hass, freezer, 5)
+    _grid(hass, -1000)
+    await _elapse(hass, freezer, 10, times=2)
     mock_station.pause_charging.reset_mock()
     mock_station.set_current.reset_mock()
 
-    hass.states.async_set(GRID, "2000", {"unit_of_measurement": "W", "device_class": "power"})
-    for _ in range(2):
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+    _grid(hass, 2000)
+    await _elapse(hass, freezer, 10, times=2)
     mock_station.pause_charging.assert_awaited()
     assert commands == ["x2 1"]  # the minimum time between switches is kept
     state = hass.states.get(ENTITY_ID)
