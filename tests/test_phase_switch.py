@@ -326,9 +326,7 @@ async def test_solar_mode_pauses_a_three_phase_dip_while_the_dwell_time_runs(
     """
     mock_station.set_report(2, **{"X2 phaseSwitch source": 4, "X2 phaseSwitch": 0})
     _grid(hass, -1000)
-    await _setup_solar(
-        hass, mock_config_entry, **{CONF_PHASE_DWELL: 300, CONF_STOP_DELAY: 300}
-    )
+    await _setup_solar(hass, mock_config_entry, **{CONF_PHASE_DWELL: 300, CONF_STOP_DELAY: 300})
     await _select(hass, ENTITY_ID, "3")
     assert commands == ["x2 1"]
     await _select(hass, ENTITY_ID, PHASES_AUTOMATIC)
