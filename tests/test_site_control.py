@@ -309,6 +309,18 @@ def test_three_phases_pause_a_dip_the_dwell_time_would_make_costly() -> None:
     assert LearnedDips().decide(replace(dip, fewer_phases_in_s=0.0)).hold
 
 
+def test_a_shallow_dip_without_a_battery_is_not_said_to_be_covered_by_one() -> None:
+    """A shortfall within the power-factor tolerance and no battery: the usual budget decides."""
+    verdict = LearnedDips().decide(_dip_context(1_030.0, 1_000.0, 50.0, 50.0 * 30))
+    assert verdict.hold
+    assert "battery" not in verdict.reason
+    assert verdict.reason.startswith("hold: dip imported 0 of 138 Wh budget")
+    covered = LearnedDips().decide(
+        replace(_dip_context(1_030.0, 1_000.0, 500.0, 500.0 * 30), battery_w=480.0)
+    )
+    assert covered.reason == "hold: the battery covers the dip, up to the stop delay"
+
+
 def test_pauses_add_up_to_a_larger_budget() -> None:
     """From the third pause within an hour, each one makes the next dip's budget 25 % larger."""
     policy = LearnedDips()

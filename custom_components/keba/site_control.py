@@ -360,7 +360,10 @@ class LearnedDips:
         elapsed = context.now - context.since
         if context.shortfall_w <= 0:
             return DipVerdict(True, "hold: the dip costs no import")
-        if context.shortfall_w - context.battery_w <= context.min_power_w * DIP_TOLERANCE:
+        if (
+            context.battery_w > 0
+            and context.shortfall_w - context.battery_w <= context.min_power_w * DIP_TOLERANCE
+        ):
             # Below its buffer SoC the battery is the house's, but it covers the dip for now:
             # held up to the stop delay, as a dip without a battery is.
             if elapsed < settings.stop_delay_s:
