@@ -157,7 +157,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         if args.phases is None:
             parser.error("--pv-csv needs --phases 1 or --phases 3")
         try:
-            read_pv_csv(args.pv_csv.read_text(), str(args.pv_csv))
+            read_pv_csv(args.pv_csv.read_text(encoding="utf-8", errors="replace"), str(args.pv_csv))
         except OSError as err:
             parser.error(f"--pv-csv: cannot read {args.pv_csv}: {err.strerror or err}")
         except PvCsvError as err:

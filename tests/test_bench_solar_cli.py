@@ -42,6 +42,24 @@ def test_seconds_other_columns_and_order() -> None:
     assert pv[5 * 3600 + 10] == 500.0
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufefftime,pv_w\r\n05:00,0\r\n05:00:10,500\r\n",
+        "time;pv_w\n05:00:00;0\n05:00:10;500,0\n",
+        "time\tpv_w\n05:00\t0\n05:00:10\t500\n",
+        "time,pv_w\n2026-06-12 05:00:00,0\n2026-06-12T05:00:10,500\n",
+    ],
+    ids=["bom-crlf", "semicolon-decimal-comma", "tabs", "local-date-times"],
+)
+def test_a_spreadsheet_s_csv_is_read_too(text: str) -> None:
+    """What a spreadsheet saves (BOM, ``;`` with decimal commas, tabs, date-times) reads alike."""
+    pv = read_pv_csv(text)
+    assert pv[5 * 3600] == 0.0
+    assert pv[5 * 3600 + 5] == pytest.approx(250.0)
+    assert pv[5 * 3600 + 10] == 500.0
+
+
 def test_end_of_day_is_accepted() -> None:
     """A last row at 24:00 closes the day."""
     pv = read_pv_csv("time,pv_w\n23:50,100\n24:00,0\n")
@@ -66,6 +84,9 @@ def test_end_of_day_is_accepted() -> None:
         ("time,pv_w\n12:00,1\n12:16,2\n", "line 3: 16 min after the previous row"),
         ("time,pv_w\n12:00,1\n", "at least two data rows"),
         ("time,pv_w\n12:00\n", "too few columns"),
+        ("time,pv_w\n2026-06-12T12:00:00+02:00,1\n12:01,2\n", "line 2: time '2026-06-12T12"),
+        ("time,pv_w\n2026-06-12T12:00:00Z,1\n12:01,2\n", "is not HH:MM"),
+        ('time,pv_w\n12:00,"1,5"\n12:01,2\n', "line 2: pv_w '1,5' is not a number"),
     ],
 )
 def test_bad_csv_is_refused_with_the_line(text: str, message: str) -> None:

@@ -294,7 +294,15 @@ CSV_MAX_W = 1_000_000.0
 
 
 def _time_of_day(text: str) -> int:
-    parts = text.strip().split(":")
+    text = text.strip()
+    # A local date and time (``2026-06-12 07:05:00``, ``2026-06-12T07:05``): its time of day.
+    # One with a UTC offset or ``Z`` is refused: its time of day is not the local one.
+    date, sep, clock = text.replace("T", " ", 1).partition(" ")
+    if sep and date.count("-") == 2 and date.replace("-", "").isdigit():
+        if "+" in clock or clock.endswith("Z") or clock.count("-"):
+            raise ValueError
+        text = clock.strip()
+    parts = text.split(":")
     if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts):
         raise ValueError
     hours, minutes = int(parts[0]), int(parts[1])
@@ -310,11 +318,18 @@ def read_pv_csv(text: str, name: str = "CSV") -> list[float]:
     The header names the columns ``time`` (local time of day, ``HH:MM`` or ``HH:MM:SS``) and
     ``pv_w`` (AC power, W), in any order, among others; rows follow each other by 1 s to
     15 min. Before the first row and after the last, the PV produces nothing.
+
+    Also taken as a spreadsheet saves it: a byte order mark, columns separated by ``;`` (then
+    a decimal comma, ``1234,5``) or by tabs, and local date-times (``2026-06-12 07:05:00``).
     """
     import csv
     import io
 
-    rows = list(csv.reader(io.StringIO(text)))
+    text = text.removeprefix("\ufeff")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max((",", ";", "\t"), key=first.count)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    decimal_comma = delimiter != ","
     while rows and not any(cell.strip() for cell in rows[0]):
         rows.pop(0)
     if not rows:
@@ -324,7 +339,7 @@ def read_pv_csv(text: str, name: str = "CSV") -> list[float]:
     if missing:
         raise PvCsvError(
             f"{name}: line 1: no column {' and '.join(missing)} in the header "
-            f"({','.join(rows[0])}); expected the columns time,pv_w"
+            f"({delimiter.join(rows[0])}); expected the columns time,pv_w"
         )
     at_time, at_pv = header.index("time"), header.index("pv_w")
     points: list[tuple[int, float]] = []
@@ -341,7 +356,8 @@ def read_pv_csv(text: str, name: str = "CSV") -> list[float]:
                 "(local time of day, 00:00 to 24:00)"
             ) from None
         try:
-            power = float(row[at_pv])
+            value = row[at_pv].strip()
+            power = float(value.replace(",", ".") if decimal_comma else value)
         except ValueError:
             raise PvCsvError(
                 f"{name}: line {number}: pv_w {row[at_pv]!r} is not a number (W)"

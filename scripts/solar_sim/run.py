@@ -119,7 +119,7 @@ def build_day(spec: RunSpec) -> Day:
     if spec.pv_csv is None:
         return make_day(spec.day, spec.seed)
     path = Path(spec.pv_csv)
-    pv = read_pv_csv(path.read_text(), path.name)
+    pv = read_pv_csv(path.read_text(encoding="utf-8", errors="replace"), path.name)
     return day_from_pv(spec.day, pv, phases=spec.phases, house=spec.house, seed=spec.seed)
 
 
