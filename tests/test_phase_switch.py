@@ -20,6 +20,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.keba.const import (
@@ -352,3 +353,40 @@ async def test_solar_mode_pauses_a_three_phase_dip_while_the_dwell_time_runs(
     state = hass.states.get(ENTITY_ID)
     assert state is not None
     assert state.attributes["selected_phases"] == 3
+
+
+async def test_a_switch_that_does_not_follow_is_shown_in_the_site_state(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_station: FakeStation,
+    commands: list[str],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Report 2 keeps X2 on three phases: switching stops and the charging site says so."""
+    mock_station.set_report(2, **{"X2 phaseSwitch source": 4})
+    _grid(hass, -1000)
+    await _setup_solar(hass, mock_config_entry)
+    site_state = next(
+        entry.entity_id
+        for entry in er.async_get(hass).entities.values()
+        if entry.unique_id.endswith("_site_state")
+    )
+    await _elapse(hass, freezer, 10)
+    assert hass.states.get(site_state).state != "phase_switching_stopped"  # type: ignore[union-attr]
+
+    async def ignored(_station: FakeStation, text: str) -> None:
+        commands.append(text)  # the phase switch does not take it
+
+    with patch("custom_components.keba.kecontact.phases._command", side_effect=ignored):
+        await _select(hass, ENTITY_ID, "1")
+    assert commands == ["x2 0"]
+    select = hass.states.get(ENTITY_ID)
+    assert select is not None
+    assert select.attributes["switch_state"] == "gave_up"
+    await _elapse(hass, freezer, 10)
+    assert hass.states.get(site_state).state == "phase_switching_stopped"  # type: ignore[union-attr]
+
+    # Unplugged: a new session may switch again, and the site state no longer says so.
+    mock_station.set_report(2, Plug=1, State=1)
+    await _elapse(hass, freezer, 10)
+    assert hass.states.get(site_state).state != "phase_switching_stopped"  # type: ignore[union-attr]

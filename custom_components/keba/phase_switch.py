@@ -117,6 +117,15 @@ class PhaseControl:
             return None
         return self.switcher.next_switch_in()
 
+    @property
+    def stopped_reason(self) -> str | None:
+        """Why switching stopped for this session (the switch or vehicle did not follow)."""
+        return (
+            self.switcher.gave_up_reason
+            if self.switcher.state is PhaseSwitchState.GAVE_UP
+            else None
+        )
+
     def attributes(self) -> dict[str, Any]:
         """What the select shows besides the choice."""
         switcher = self.switcher

@@ -154,6 +154,9 @@ class SiteState(enum.StrEnum):
     CHARGING_AT_MINIMUM = "charging_at_minimum"
     FAST = "fast"
     GRID_SENSOR_UNAVAILABLE = "grid_sensor_unavailable"
+    #: A member station's phase switch or vehicle did not follow a switch: switching stopped
+    #: until the vehicle is unplugged (set by the Home Assistant glue, which runs the switch).
+    PHASE_SWITCHING_STOPPED = "phase_switching_stopped"
 
 
 #: Which station state speaks for the site, most telling first.

@@ -591,10 +591,16 @@ class ChargingSite:
         for decision in status.decisions:
             if (member := self.stations.get(decision.key)) is not None:
                 self._async_apply(member, decision)
-        # What the site's entities show.
+        # What the site's entities show; a phase switch that did not follow speaks first
+        # (switching stays stopped until the vehicle is unplugged, the owner should know).
         self.surplus_w = status.surplus_w
-        self.state = status.state
-        self.reason = status.reason
+        self.state, self.reason = status.state, status.reason
+        for station in self.stations.values():
+            phases = station.coordinator.phase_control
+            if phases is not None and (stopped := phases.stopped_reason) is not None:
+                self.state = SiteState.PHASE_SWITCHING_STOPPED
+                self.reason = f"phase switching stopped at {station.entry.title}: {stopped}"
+                break
         self.battery_share = status.battery_share
         self._async_notify()
 
