@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from typing import Any
 
@@ -138,17 +137,12 @@ async def test_sixteen_stations_at_once(
     sim = await start_simulator(count=16, scenario="charging,idle")
     no_timing_violations.append(sim)
     entries = [_entry_for(sim, i) for i in range(16)]
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     await _setup_entries(hass, keba_yaml, entries)
-    elapsed = loop.time() - started
     assert all(entry.state is ConfigEntryState.LOADED for entry in entries)
     serials = {entry.runtime_data.station.serial for entry in entries}
     assert serials == {station.serial for station in sim.stations}
     charging = [entry.runtime_data.coordinator.data.snapshot.status.charging for entry in entries]
     assert charging == [True, False] * 8
-    # Stations are independent: 16 do not take 16 times as long as one (about 0.3 s each).
-    assert elapsed < 4
 
 
 async def test_port_in_use_raises_a_repair_issue_and_recovers(
