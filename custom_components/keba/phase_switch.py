@@ -28,7 +28,6 @@ from .kecontact import KebaError, KebaStation
 from .kecontact.phases import (
     PhaseSwitcher,
     PhaseSwitchSettings,
-    PhaseSwitchState,
     PhaseSwitchSupport,
     SwitchResult,
     phase_switch_support,
@@ -120,11 +119,7 @@ class PhaseControl:
     @property
     def stopped_reason(self) -> str | None:
         """Why switching stopped for this session (the switch or vehicle did not follow)."""
-        return (
-            self.switcher.gave_up_reason
-            if self.switcher.state is PhaseSwitchState.GAVE_UP
-            else None
-        )
+        return self.switcher.gave_up_reason
 
     def attributes(self) -> dict[str, Any]:
         """What the select shows besides the choice."""
@@ -183,12 +178,7 @@ class PhaseControl:
         if status is None or phases is None or not status.vehicle_plugged:
             return False
         switcher = self.switcher
-        may_switch = (
-            switcher.state is not PhaseSwitchState.GAVE_UP
-            and switcher.dwell_remaining() <= 0
-            and switcher.switches_this_session < switcher.settings.max_switches_per_session
-            and not status.auth_required
-        )
+        may_switch = switcher.next_switch_in() == 0 and not status.auth_required
         choice = self.policy.decide(
             now,
             phases=phases,

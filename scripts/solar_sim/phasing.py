@@ -167,11 +167,7 @@ class PhaseSwitchingController(ControllerStrategy):
         status = self.control.status
         decision = status.decisions[0] if status is not None and status.decisions else None
         switcher = self._switching.switcher
-        may_switch = (
-            switcher.dwell_remaining() <= 0
-            and switcher.switches_this_session < switcher.settings.max_switches_per_session
-            and switcher.gave_up_reason is None
-        )
+        may_switch = switcher.next_switch_in() == 0
         choice = None
         if decision is not None and capture.vehicle_plugged():
             choice = self.policy.decide(
