@@ -666,14 +666,16 @@ class SessionLedger:
         self._entries[(entry.serial, session_id)] = entry
         if session_id > self._max_id.get(entry.serial, -1):
             self._max_id[entry.serial] = session_id
-        tag = normalize_tag(row[6]) if type(row[6]) is str else None
-        bucket = (entry.card, tag)
-        self._energy[bucket] = self._energy.get(bucket, 0.0) + (_opt_float(row[4]) or 0.0)
+        self._count_energy(entry)
         start, end = row[1], row[2]
         if type(start) in (int, float) and type(end) in (int, float):
             duration = float(end) - float(start)
             if math.isfinite(duration) and duration > self._max_duration_s:
                 self._max_duration_s = duration
+
+    def _count_energy(self, entry: _Entry) -> None:
+        bucket = (entry.card, entry.tag)
+        self._energy[bucket] = self._energy.get(bucket, 0.0) + (_opt_float(entry.row[4]) or 0.0)
 
     @property
     def records(self) -> list[SessionRecord]:
@@ -773,11 +775,9 @@ class SessionLedger:
                 entry.record = replace(entry.record, card=entry.card)
             named += 1
         if named:
-            energy: dict[tuple[str | None, str | None], float] = {}
+            self._energy = {}
             for entry in self._entries.values():
-                bucket = (entry.card, entry.tag)
-                energy[bucket] = energy.get(bucket, 0.0) + (_opt_float(entry.row[4]) or 0.0)
-            self._energy = energy
+                self._count_energy(entry)
         return named
 
     @property
