@@ -293,6 +293,19 @@ def test_import_by_source_counts_a_held_dip_by_how_it_ended() -> None:
     assert sources.dips == {SOURCE_HELD_RECOVERED: 1, SOURCE_HELD_PAUSED: 1}
 
 
+def test_import_by_source_reads_states_that_carry_the_phases() -> None:
+    """With phase switching the state names the phases; a held dip is still a held dip."""
+    sources = ImportSources()
+    sources.add("holding_through_dip/1p", 0.0005, lowering_pending=False)
+    sources.add("holding_through_dip/1p", 0.0005, lowering_pending=False)
+    sources.add("charging_from_surplus/1p", 0.0, lowering_pending=False)
+    sources.add("holding_through_dip/3p", 0.0002, lowering_pending=False)
+    sources.add("switching_1p", 0.0, lowering_pending=False)
+    assert SOURCE_OTHER not in sources.kwh
+    assert sources.kwh[SOURCE_HELD_RECOVERED] == pytest.approx(0.001)
+    assert sources.kwh[SOURCE_HELD_PAUSED] == pytest.approx(0.0002)
+
+
 def test_the_issue_s_day_targets_are_checked_on_synthetic_days_only() -> None:
     """Cloudy: ≥ 93 % and fewer start/stops than evcc; with a battery ≥ 97 %; not for a CSV."""
 

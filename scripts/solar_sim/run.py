@@ -159,7 +159,11 @@ class ImportSources:
     _held_kwh: float = 0.0
 
     def add(self, state: str, imported_kwh: float, *, lowering_pending: bool) -> None:
-        """One second: the controller's state (first word), the import, a lowering pending."""
+        """One second: the controller's state (first word), the import, a lowering pending.
+
+        With phase switching the state carries the phases in use ("holding_through_dip/1p").
+        """
+        state = state.split("/", 1)[0]
         if self._holding and state != "holding_through_dip":
             outcome = SOURCE_HELD_RECOVERED if state in _CHARGING_ON else SOURCE_HELD_PAUSED
             self.kwh[outcome] = self.kwh.get(outcome, 0.0) + self._held_kwh
