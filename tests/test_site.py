@@ -701,6 +701,46 @@ async def test_below_the_priority_level_the_battery_charges_first(
     assert _site_value(hass, "site_state") == "charging_from_surplus"
 
 
+def _site_attributes(hass: HomeAssistant, key: str = "site_state") -> dict[str, Any]:
+    entity_id = er.async_get(hass).async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{SITE_ID}_{key}")
+    assert entity_id is not None
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return dict(state.attributes)
+
+
+async def test_the_site_state_says_why_a_dip_was_held_or_paused(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
+) -> None:
+    """The site state's attributes show the latest dip decision, its reason and figures."""
+    vehicle = Vehicle(mock_station)
+    world = await _home(hass, [vehicle], QUICK_SITE, [_station()], pv=6000, house=300)
+    await _select_mode(hass, "solar")
+    await world.step(freezer)
+    assert _site_value(hass, "site_state") == "charging_from_surplus"
+    assert _site_attributes(hass)["dip_decision"] is None  # no dip yet
+
+    await world.change(pv=1400)  # 1100 W left for a vehicle whose minimum is 1380 W
+    await world.step(freezer)
+    assert _site_value(hass, "site_state") == "holding_through_dip"
+    held = _site_attributes(hass)
+    assert held["dip_decision"] == "hold"
+    assert held["dip_reason"] == "within_budget"
+    assert held["dip_station"] == f"Carport {SERIAL}"
+    assert 0 < held["dip_imported"] <= held["dip_budget"]
+
+    for _ in range(12):  # two minutes: longer than the budget and the stop delay allow
+        await world.step(freezer)
+    assert vehicle.offered == 0
+    paused = _site_attributes(hass)
+    assert paused["dip_decision"] == "pause"
+    assert paused["dip_reason"] in ("over_budget", "stop_delay")
+    assert paused["dip_imported"] > held["dip_imported"]
+    # The decision stays shown while the vehicle waits for the surplus to come back.
+    assert _site_value(hass, "site_state") in ("paused", "waiting_for_surplus")
+    assert paused["dip_at"] > held["dip_at"]
+
+
 async def test_a_stale_grid_sensor_shows_on_the_site(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_station: FakeStation
 ) -> None:

@@ -24,7 +24,7 @@ from custom_components.keba.site_control import (
     SurplusSettings,
     surplus_share,
 )
-from custom_components.keba.surplus import DipContext
+from custom_components.keba.surplus import DipContext, DipReason
 
 INTERVAL = 10.0
 #: 6 A on three phases at 230 V, and what the vehicle draws there (power factor 1 here).
@@ -282,9 +282,15 @@ def test_the_dip_budget_is_learned_from_the_day() -> None:
     verdict = long_day.decide(context)
     assert not verdict.hold
     assert verdict.reason.startswith("pause: dip imported 108 of 104 Wh budget")
+    # The same, as the site state's attributes show it.
+    assert verdict.code == DipReason.OVER_BUDGET
+    assert verdict.imported_wh == pytest.approx(3_000.0 * 130.0 / 3600.0)
+    assert verdict.budget_wh == pytest.approx(MIN_3P * budget_s * 0.75 / 3600.0)
     held = short_day.decide(replace(context))
     assert held.hold
     assert "were short" in held.reason
+    assert held.code == DipReason.WITHIN_BUDGET
+    assert held.budget_wh == pytest.approx(MIN_3P * budget_s * 1.3 / 3600.0)
 
 
 def test_three_phases_pause_a_dip_the_dwell_time_would_make_costly() -> None:
@@ -303,6 +309,8 @@ def test_three_phases_pause_a_dip_the_dwell_time_would_make_costly() -> None:
     assert paused.reason.startswith("pause: holding three phases until a switch to one")
     assert "(in 200 s)" in paused.reason
     assert "one-phase budget of 46 Wh" in paused.reason
+    assert paused.code == DipReason.PHASE_SWITCH_WAIT
+    assert paused.imported_wh == pytest.approx((2_000.0 * 10 + 2_000.0 * 200) / 3600.0)
     # 30 s until then: 6 Wh + 17 Wh fits; the switch down follows the hold.
     assert LearnedDips().decide(replace(dip, fewer_phases_in_s=30.0)).hold
     # Allowed now (0 s): the phase policy switches at once; the dip decision is the usual one.
@@ -319,6 +327,7 @@ def test_a_shallow_dip_without_a_battery_is_not_said_to_be_covered_by_one() -> N
         replace(_dip_context(1_030.0, 1_000.0, 500.0, 500.0 * 30), battery_w=480.0)
     )
     assert covered.reason == "hold: the battery covers the dip, up to the stop delay"
+    assert covered.code == DipReason.BATTERY_COVERS
 
 
 def test_pauses_add_up_to_a_larger_budget() -> None:

@@ -39,6 +39,7 @@ from .surplus import (
     Decision,
     DipContext,
     DipPolicy,
+    DipReason,
     DipVerdict,
     SiteMeasurement,
     StationMeasurement,
@@ -362,7 +363,7 @@ class LearnedDips:
         settings = context.settings
         elapsed = context.now - context.since
         if context.shortfall_w <= 0:
-            return DipVerdict(True, "hold: the dip costs no import")
+            return DipVerdict(True, "hold: the dip costs no import", DipReason.NO_IMPORT)
         if (
             context.battery_w > 0
             and context.shortfall_w - context.battery_w <= context.min_power_w * DIP_TOLERANCE
@@ -370,12 +371,25 @@ class LearnedDips:
             # Below its buffer SoC the battery is the house's, but it covers the dip for now:
             # held up to the stop delay, as a dip without a battery is.
             if elapsed < settings.stop_delay_s:
-                return DipVerdict(True, "hold: the battery covers the dip, up to the stop delay")
-            return DipVerdict(False, "pause: the battery covered the dip for the stop delay")
+                return DipVerdict(
+                    True,
+                    "hold: the battery covers the dip, up to the stop delay",
+                    DipReason.BATTERY_COVERS,
+                )
+            return DipVerdict(
+                False,
+                "pause: the battery covered the dip for the stop delay",
+                DipReason.BATTERY_STOP_DELAY,
+            )
         credit = SESSION_IMPORT_SHARE * context.session_surplus_ws - context.session_import_ws
         if elapsed >= settings.stop_delay_s and credit <= 0:
             self._tracks.setdefault(context.key, _DipTrack()).pauses.append(context.now)
-            return DipVerdict(False, f"pause: the dip lasted the stop delay ({elapsed:.0f} s)")
+            return DipVerdict(
+                False,
+                f"pause: the dip lasted the stop delay ({elapsed:.0f} s)",
+                DipReason.STOP_DELAY,
+                imported_wh=context.import_ws / 3600.0,
+            )
         budget_s = settings.stop_delay_s * BUDGET_SHARE
         factor, why = self.budget_factor(context.key, budget_s, context.now)
         wait = context.fewer_phases_in_s
@@ -392,14 +406,18 @@ class LearnedDips:
                     f"pause: holding three phases until a switch to one is allowed "
                     f"(in {wait:.0f} s) would import {projected / 3600:.0f} Wh, over the "
                     f"one-phase budget of {one_phase_budget / 3600:.0f} Wh ({why})",
+                    DipReason.PHASE_SWITCH_WAIT,
+                    imported_wh=projected / 3600.0,
+                    budget_wh=one_phase_budget / 3600.0,
                 )
         budget = context.min_power_w * budget_s * factor
         used = context.import_ws / 3600.0
         numbers = f"dip imported {used:.0f} of {budget / 3600:.0f} Wh budget ({why})"
+        amounts = {"imported_wh": used, "budget_wh": budget / 3600.0}
         if context.import_ws > budget + max(0.0, credit):
             self._tracks.setdefault(context.key, _DipTrack()).pauses.append(context.now)
-            return DipVerdict(False, "pause: " + numbers)
-        return DipVerdict(True, "hold: " + numbers)
+            return DipVerdict(False, "pause: " + numbers, DipReason.OVER_BUDGET, **amounts)
+        return DipVerdict(True, "hold: " + numbers, DipReason.WITHIN_BUDGET, **amounts)
 
 
 def surplus_share(grid_import_w: float | None, vehicles_w: float) -> float | None:

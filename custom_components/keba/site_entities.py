@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -27,6 +28,25 @@ class SiteSensorEntityDescription(SensorEntityDescription):
     """A sensor of a charging site: how to read it from the site."""
 
     value_fn: Callable[[ChargingSite], StateType]
+    attributes_fn: Callable[[ChargingSite], Mapping[str, Any]] | None = None
+
+
+def dip_attributes(site: ChargingSite) -> dict[str, Any]:
+    """The latest decision to hold a vehicle through a dip or pause it, and its figures."""
+    dip = site.dip_decision
+    if dip is None:
+        return dict.fromkeys(
+            ("dip_decision", "dip_reason", "dip_station", "dip_imported", "dip_budget", "dip_at")
+        )
+    verdict = dip.verdict
+    return {
+        "dip_decision": "hold" if verdict.hold else "pause",
+        "dip_reason": verdict.code.value,
+        "dip_station": dip.station,
+        "dip_imported": None if verdict.imported_wh is None else round(verdict.imported_wh),
+        "dip_budget": None if verdict.budget_wh is None else round(verdict.budget_wh),
+        "dip_at": dip.at.isoformat(),
+    }
 
 
 SITE_SENSORS: tuple[SiteSensorEntityDescription, ...] = (
@@ -45,6 +65,7 @@ SITE_SENSORS: tuple[SiteSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[state.value for state in SiteState],
         value_fn=lambda site: site.state.value,
+        attributes_fn=dip_attributes,
     ),
     SiteSensorEntityDescription(
         key="battery_share",
@@ -88,6 +109,8 @@ class SiteSensorEntity(SensorEntity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # A held dip's figures change at every control interval: not worth a recorder row each.
+    _unrecorded_attributes = frozenset({"dip_imported", "dip_budget", "dip_at"})
     entity_description: SiteSensorEntityDescription
 
     def __init__(self, entry: SiteConfigEntry, description: SiteSensorEntityDescription) -> None:
@@ -106,3 +129,9 @@ class SiteSensorEntity(SensorEntity):
     def native_value(self) -> StateType:
         """The site's latest value."""
         return self.entity_description.value_fn(self._site)
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """What explains the value (the site state: its latest dip decision)."""
+        attributes = self.entity_description.attributes_fn
+        return None if attributes is None else attributes(self._site)

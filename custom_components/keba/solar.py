@@ -35,6 +35,7 @@ from homeassistant.helpers.event import (
     async_track_state_report_event,
     async_track_time_interval,
 )
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_ALLOWED_IMPORT,
@@ -83,7 +84,7 @@ from .site_control import (
     StationMeasurement,
     SurplusSettings,
 )
-from .surplus import DipPolicy
+from .surplus import DipPolicy, DipVerdict
 
 _POWER_SCALE = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0, UnitOfPower.MEGA_WATT: 1e6}
 
@@ -338,6 +339,15 @@ class _Sensor:
         return self._read(state) if state is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class DipDecision:
+    """A member station's vehicle held through a dip or paused: where, why and when."""
+
+    station: str
+    verdict: DipVerdict
+    at: datetime
+
+
 class ChargingSite:
     """Stations sharing one grid meter, and the controller that shares its surplus."""
 
@@ -367,6 +377,9 @@ class ChargingSite:
         self.state: SiteState = SiteState.IDLE
         self.reason = ""
         self.battery_share: float | None = None
+        #: The latest decision to hold a vehicle through a dip or to pause it (shown with the
+        #: site state until the next one).
+        self.dip_decision: DipDecision | None = None
 
     # -------------------------------------------------------------- membership
     def priority(self, station: SolarStation) -> int:
@@ -595,6 +608,10 @@ class ChargingSite:
         # (switching stays stopped until the vehicle is unplugged, the owner should know).
         self.surplus_w = status.surplus_w
         self.state, self.reason = status.state, status.reason
+        for decision in status.decisions:
+            if decision.dip is not None and (member := self.stations.get(decision.key)):
+                self.dip_decision = DipDecision(member.entry.title, decision.dip, dt_util.utcnow())
+                break
         for station in self.stations.values():
             phases = station.coordinator.phase_control
             if phases is not None and (stopped := phases.stopped_reason) is not None:

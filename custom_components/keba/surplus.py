@@ -193,6 +193,8 @@ class Decision:
     phases: int
     #: Why, in a few words (for the site state and the debug log).
     reason: str = ""
+    #: In a dip: the decision to hold or pause, with its reason and figures.
+    dip: DipVerdict | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,12 +222,35 @@ class DipContext:
     one_phase_min_power_w: float | None = None
 
 
+class DipReason(enum.StrEnum):
+    """Why a vehicle holds its minimum through a dip or pauses (shown with the site state)."""
+
+    #: Holding costs no import (the shortfall is within the tolerance).
+    NO_IMPORT = "no_import"
+    #: Held: the dip's import is within its budget.
+    WITHIN_BUDGET = "within_budget"
+    #: Paused: the dip's import went over its budget.
+    OVER_BUDGET = "over_budget"
+    #: Paused: the dip lasted the stop delay.
+    STOP_DELAY = "stop_delay"
+    #: Held: the home battery covers the shortfall (up to the stop delay).
+    BATTERY_COVERS = "battery_covers"
+    #: Paused: the home battery covered the dip for the whole stop delay.
+    BATTERY_STOP_DELAY = "battery_stop_delay"
+    #: Paused: three phases until a switch to one is allowed would cost too much.
+    PHASE_SWITCH_WAIT = "phase_switch_wait"
+
+
 @dataclass(frozen=True, slots=True)
 class DipVerdict:
-    """Hold the minimum through a dip, or pause; and why."""
+    """Hold the minimum through a dip, or pause; and why (in words and as a code)."""
 
     hold: bool
     reason: str
+    code: DipReason
+    #: What the dip has imported so far and the budget it is held within (Wh), where known.
+    imported_wh: float | None = None
+    budget_wh: float | None = None
 
 
 class DipPolicy(Protocol):
@@ -254,10 +279,13 @@ class FixedDipBudget:
         budget = context.min_power_w * settings.stop_delay_s * DIP_BUDGET_SHARE
         credit = SESSION_IMPORT_SHARE * context.session_surplus_ws - context.session_import_ws
         if context.now - context.since >= settings.stop_delay_s and credit <= 0:
-            return DipVerdict(False, "dip outlasted the stop delay")
+            return DipVerdict(False, "dip outlasted the stop delay", DipReason.STOP_DELAY)
+        numbers = {"imported_wh": context.import_ws / 3600.0, "budget_wh": budget / 3600.0}
         if context.import_ws > budget + max(0.0, credit):
-            return DipVerdict(False, "dip import over its budget")
-        return DipVerdict(True, "dip within the stop delay and its budget")
+            return DipVerdict(False, "dip import over its budget", DipReason.OVER_BUDGET, **numbers)
+        return DipVerdict(
+            True, "dip within the stop delay and its budget", DipReason.WITHIN_BUDGET, **numbers
+        )
 
 
 @dataclass(slots=True)
@@ -726,7 +754,7 @@ class SurplusController:
         if not verdict.hold:
             memory.end_dip()
             return self._emit(
-                now, station, memory, ControllerState.PAUSED, 0.0, surplus, verdict.reason
+                now, station, memory, ControllerState.PAUSED, 0.0, surplus, verdict.reason, verdict
             )
         return self._emit(
             now,
@@ -736,6 +764,7 @@ class SurplusController:
             settings.min_current,
             surplus,
             verdict.reason,
+            verdict,
         )
 
     def _prepare_for_plug_in(
@@ -795,6 +824,7 @@ class SurplusController:
         target: float,
         surplus: float | None,
         reason: str = "",
+        dip: DipVerdict | None = None,
     ) -> Decision:
         """Turn a target into a command, sparing the station needless or early changes."""
         previous = memory.commanded
@@ -832,4 +862,5 @@ class SurplusController:
             surplus,
             self._phases(station, memory),
             reason,
+            dip,
         )
