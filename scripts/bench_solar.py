@@ -19,7 +19,7 @@ evcc's, one of them strictly better; energy to the car ≥ 98 % of evcc's; no ti
 (for every strategy). The perfect-foresight bound and the gap to it are printed beside every
 day. ``--json`` writes the figures: one object with a key per strategy (with several days, one
 such object per day name). Exit status 1 when a target is missed, 2 on bad arguments or a bad
-CSV.
+CSV, 3 when a run failed (a strategy raised: no figures are printed).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import argparse
 from concurrent.futures import ProcessPoolExecutor
 import json
 import multiprocessing
+import os
 from pathlib import Path
 import random
 import shlex
@@ -39,6 +40,7 @@ from scripts.solar_sim.foresight import ForesightResult, best_with_foresight
 from scripts.solar_sim.plant import DAY_NAMES, Day, PvCsvError, read_pv_csv
 from scripts.solar_sim.run import (
     POWER_FACTOR,
+    RunFailed,
     RunResult,
     RunSpec,
     build_day,
@@ -156,8 +158,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
             parser.error("--pv-csv and --days exclude each other")
         if args.phases is None:
             parser.error("--pv-csv needs --phases 1 or --phases 3")
+        # Inside the Python 3.14 root the file is a copy: messages name the caller's file.
         try:
-            read_pv_csv(args.pv_csv.read_text(encoding="utf-8", errors="replace"), str(args.pv_csv))
+            read_pv_csv(
+                args.pv_csv.read_text(encoding="utf-8", errors="replace"),
+                _shown("PV_CSV", args.pv_csv),
+            )
         except OSError as err:
             parser.error(f"--pv-csv: cannot read {args.pv_csv}: {err.strerror or err}")
         except PvCsvError as err:
@@ -176,7 +182,19 @@ def _parse(argv: list[str]) -> argparse.Namespace:
             or not all(p.isdigit() and 0 <= int(p) <= 255 for p in parts[1:])
         ):
             parser.error("--net must look like 127.X.Y")
+    if args.json is not None and not args.json.parent.is_dir():
+        parser.error(f"--json: no directory {args.json.parent}")
     return args
+
+
+def _shown(option: str, path: Path) -> str:
+    """A file argument as the caller named it.
+
+    Inside the Python 3.14 root (``scripts/bench_solar`` without a Python 3.14 on the machine)
+    the files are copies in a staging directory; the wrapper names the caller's file in
+    ``KEBA_BENCH_SHOWN_<OPTION>``.
+    """
+    return os.environ.get(f"KEBA_BENCH_SHOWN_{option}") or str(path)
 
 
 def _nets(first: str | None, count: int) -> list[str]:
@@ -456,7 +474,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-        results = list(pool.map(run_one, specs))
+        try:
+            results = list(pool.map(run_one, specs))
+        except RunFailed as err:
+            print(f"\nA run failed, no figures: {err}", file=sys.stderr)
+            return 3
     elapsed = time.perf_counter() - started
 
     by_day: dict[str, dict[str, RunResult]] = {}
@@ -566,11 +588,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row[0]},{_hhmm(row[0])},{','.join(str(v) for v in row[1:])}" for row in r.trace
             ]
             path.write_text("\n".join(lines) + "\n")
-        print(f"traces written to {args.trace}/")
+        print(f"traces written to {_shown('TRACE', args.trace)}/")
     if args.json is not None:
         out: dict[str, Any] = next(iter(payload.values())) if len(payload) == 1 else payload
         args.json.write_text(json.dumps(out, indent=2) + "\n")
-        print(f"figures written to {args.json}")
+        print(f"figures written to {_shown('JSON', args.json)}")
     print()
     print(f"run time: {elapsed:.1f} s wall; {'all targets met' if all_met else 'TARGET MISSED'}")
     return 0 if all_met else 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
@@ -15,8 +17,16 @@ from scripts.solar_sim.run import (
     SOURCE_OTHER,
     SOURCE_PENDING,
     ImportSources,
+    RunFailed,
     RunResult,
+    RunSpec,
+    run_one,
 )
+from scripts.solar_sim.strategies import ControllerStrategy
+
+from .common import LoopbackNet
+
+BENCH_SOLAR = Path(__file__).parent.parent / "scripts" / "bench_solar"
 
 
 # ------------------------------------------------------------------------------ CSV
@@ -335,3 +345,47 @@ def test_the_issue_s_day_targets_are_checked_on_synthetic_days_only() -> None:
     met = {target: ok for target, ok, _ in _targets(battery, synthetic=True, battery=True)}
     assert met["solar: ≥ 97 % from surplus with the battery"] is False  # 96 %
     assert "solar: ≥ 93 % from surplus on the cloudy day" not in met
+
+
+# ------------------------------------------------------------------------- the runs
+def test_a_strategy_that_raises_fails_the_run_instead_of_giving_figures(
+    socket_enabled: None, loopback: LoopbackNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strategy's exception ends the run with its traceback, and no figures.
+
+    Otherwise the station's last current would stand for the rest of the day and the figures
+    would look like a result.
+    """
+
+    def tick(self: ControllerStrategy, now: float) -> None:
+        raise ZeroDivisionError("the strategy's own bug")
+
+    monkeypatch.setattr(ControllerStrategy, "tick", tick)
+    spec = RunSpec(day="clear", strategy="solar", seed=1, net=loopback.prefix)
+    with pytest.raises(RunFailed, match="solar on clear failed at 00:00") as failed:
+        run_one(spec)
+    assert "ZeroDivisionError: the strategy's own bug" in str(failed.value)
+
+
+# ------------------------------------------------------------------- the command line
+def _bench(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own script, the test's arguments
+        [str(BENCH_SOLAR), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+    )
+
+
+def test_file_arguments_are_relative_to_the_current_directory(tmp_path: Path) -> None:
+    """``--pv-csv day.csv`` names the caller's file, not one in the checkout."""
+    (tmp_path / "day.csv").write_text("time,pv_w\n07:00,0\n08:00,lots\n", encoding="utf-8")
+    bad = _bench(tmp_path, "--pv-csv", "day.csv", "--phases", "1")
+    assert bad.returncode == 2
+    assert f"{tmp_path / 'day.csv'}: line 3: pv_w 'lots' is not a number" in bad.stderr
+
+    nowhere = _bench(tmp_path, "--days", "clear", "--json", "missing/out.json")
+    assert nowhere.returncode == 2
+    assert f"--json: no directory {tmp_path / 'missing'}" in nowhere.stderr

@@ -52,6 +52,7 @@ import logging
 import math
 from pathlib import Path
 import time
+import traceback
 from typing import Any
 
 from custom_components.keba.kecontact import EndpointPool, KebaError, KebaStation, StationEvent
@@ -65,6 +66,7 @@ from .plant import (
     Day,
     HomeBattery,
     day_from_pv,
+    hhmm,
     import_without_vehicle,
     make_day,
     read_pv_csv,
@@ -180,6 +182,10 @@ class ImportSources:
         else:
             source = SOURCE_OTHER
         self.kwh[source] = self.kwh.get(source, 0.0) + imported_kwh
+
+
+class RunFailed(RuntimeError):
+    """A strategy or the run's own machinery raised: the run has no figures."""
 
 
 @dataclass(slots=True)
@@ -592,10 +598,23 @@ class _Run:
                     self._every(strategy.interval, strategy.tick, first=strategy.interval)
                 ),
             ]
-            await asyncio.sleep(DAY_S + 1.0 - self.loop.time())
+            # The day, or until a background task fails (a strategy that raised would leave
+            # the station at its last current: the day's figures would be wrong, not bad).
+            await asyncio.wait(
+                background,
+                timeout=DAY_S + 1.0 - self.loop.time(),
+                return_when=asyncio.FIRST_EXCEPTION,
+            )
             for task in background:
                 task.cancel()
-            await asyncio.gather(*background, *self._tasks, return_exceptions=True)
+            outcomes = await asyncio.gather(*background, *self._tasks, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    raise RunFailed(
+                        f"{self.spec.strategy} on {self.day.name} failed at "
+                        f"{hhmm(self.loop.time())}:\n"
+                        + "".join(traceback.format_exception(outcome)).rstrip()
+                    )
             if isinstance(strategy, ControllerStrategy):
                 self.result.states = dict(strategy.states)
                 self.result.reasons = list(strategy.reasons)
@@ -640,6 +659,7 @@ def surplus_share_text(result: RunResult) -> str:
 
 __all__ = [
     "ImportSources",
+    "RunFailed",
     "RunResult",
     "RunSpec",
     "build_day",
