@@ -276,6 +276,14 @@ def test_the_dip_budget_is_learned_from_the_day() -> None:
     short_day = LearnedDips()
     _day_of_dips(short_day, 40.0)
     assert short_day.budget_factor("a", budget_s)[0] == 1.3
+    # Half long, half short: the budget stays, and the reason says what was seen.
+    mixed_day = LearnedDips()
+    _day_of_dips(mixed_day, 600.0, count=3)
+    _day_of_dips(mixed_day, 40.0, count=3)
+    assert mixed_day.budget_factor("a", budget_s) == (
+        1.0,
+        "50% of 6 dips today were long: no change",
+    )
 
     # The same dip, 130 s in at 3 kW short: paused on the long day, held on the short one.
     context = _dip_context(now + 130.0, now, 3_000.0, 3_000.0 * 130.0)

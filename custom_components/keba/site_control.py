@@ -348,6 +348,8 @@ class LearnedDips:
             elif long_share < SHORT_SHARE:
                 factor *= SHORT_DAY_FACTOR
                 why.append(f"{1 - long_share:.0%} of {len(dips)} dips today were short")
+            else:
+                why.append(f"{long_share:.0%} of {len(dips)} dips today were long: no change")
         if self._overcast():
             factor *= OVERCAST_FACTOR
             why.append("overcast: PV under 45 % of the forecast")
