@@ -207,6 +207,26 @@ _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux
 _TIMESPEC = struct.Struct("@qq")
 
 
+class _ClockOffset:
+    """The loop's clock minus the wall clock, from pairs of readings taken one after the other.
+
+    A pause between the two readings (a garbage collection, the process descheduled) only ever
+    makes a sample larger, so the smallest sample is kept: an arrival moved late by such a pause
+    would squeeze the gap before the next datagram. A sample more than a second above the kept
+    one means the wall clock was set back: start again from it.
+    """
+
+    def __init__(self) -> None:
+        self._offset: float | None = None
+
+    def sample(self, wall: float, loop_time: float) -> float:
+        """Add the readings ``wall`` (first) and ``loop_time`` (right after); the offset."""
+        offset = loop_time - wall
+        if self._offset is None or offset < self._offset or offset > self._offset + 1.0:
+            self._offset = offset
+        return self._offset
+
+
 class _StationSocket:
     """The station's UDP socket.
 
@@ -226,6 +246,7 @@ class _StationSocket:
             self._sock.close()
             raise
         self._stamped = False
+        self._offset = _ClockOffset()
         if _SO_TIMESTAMPNS is not None:
             try:
                 self._sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
@@ -249,8 +270,9 @@ class _StationSocket:
             for level, kind, payload in ancillary:
                 if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
                     seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
-                    age = max(0.0, time.time() - (seconds + nanoseconds / 1e9))
-                    arrival = self._loop.time() - age
+                    wall = time.time()
+                    offset = self._offset.sample(wall, self._loop.time())
+                    arrival = min(wall, seconds + nanoseconds / 1e9) + offset
             self._station.receive_datagram(data, (str(addr[0]), int(addr[1])), arrival=arrival)
 
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from simulator import TimingChecker, command_identity
+from simulator.station import _ClockOffset
 from simulator.timing import is_disable_command
 
 from .simtest_helpers import SimFactory, UdpClient
@@ -111,3 +112,20 @@ async def test_timing_measured_before_loss(make_sim: SimFactory, client: UdpClie
     rules = sorted(v["rule"] for v in sim.violations())
     assert rules == ["com_pause", "udp_pause"]
     assert st.summary()["dropped_in"] == 2
+
+
+def test_arrival_clock_offset_ignores_a_pause_between_the_readings() -> None:
+    """A pause between reading the wall clock and the loop's clock never moves an arrival late.
+
+    The loop's clock runs 1000 s ahead of the wall clock here. Reading it 7 ms late (a garbage
+    collection in between) would move a datagram's arrival 7 ms late and make the gap before
+    the next one look 7 ms short, a timing violation the client never committed.
+    """
+    offset = _ClockOffset()
+    assert offset.sample(50.0, 1050.0) == pytest.approx(1000.0)
+    assert offset.sample(50.100, 1050.107) == pytest.approx(1000.0)  # paused 7 ms
+    assert offset.sample(50.200, 1050.2001) == pytest.approx(1000.0)
+    # The wall clock set forward by 3 s: the smaller offset is the new one at once.
+    assert offset.sample(53.300, 1050.300) == pytest.approx(997.0)
+    # Set back by 5 s: more than a second above the kept offset, so it starts again from it.
+    assert offset.sample(48.400, 1050.400) == pytest.approx(1002.0)
