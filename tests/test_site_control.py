@@ -325,6 +325,25 @@ def test_three_phases_pause_a_dip_the_dwell_time_would_make_costly() -> None:
     assert LearnedDips().decide(replace(dip, fewer_phases_in_s=0.0)).hold
 
 
+def test_three_phases_get_nine_tenths_of_the_budget_time() -> None:
+    """A three-phase hold imports three times as fast: its budget time is 90 % of one phase's.
+
+    The stop delay of 300 s gives 40 % = 120 s at the minimum power: 1 380 W × 120 s = 46 Wh
+    on one phase, 4 140 W × 108 s = 124.2 Wh on three.
+    """
+    dip = _dip_context(1_010.0, 1_000.0, 2_000.0, 2_000.0 * 10)
+    three = LearnedDips().decide(replace(dip, one_phase_min_power_w=MIN_3P / 3))
+    assert three.budget_wh == pytest.approx(MIN_3P * 108.0 / 3600.0)
+    one = LearnedDips().decide(
+        replace(dip, min_power_w=MIN_3P / 3, one_phase_min_power_w=MIN_3P / 3, shortfall_w=500.0)
+    )
+    assert one.budget_wh == pytest.approx(MIN_3P / 3 * 120.0 / 3600.0)
+    # A dip that fits the one-phase-equivalent time but not nine tenths of it pauses on three.
+    long_hold = replace(dip, one_phase_min_power_w=MIN_3P / 3, import_ws=MIN_3P * 115.0)
+    assert not LearnedDips().decide(long_hold).hold
+    assert LearnedDips().decide(replace(long_hold, one_phase_min_power_w=None)).hold
+
+
 def test_a_shallow_dip_without_a_battery_is_not_said_to_be_covered_by_one() -> None:
     """A shortfall within the power-factor tolerance and no battery: the usual budget decides."""
     verdict = LearnedDips().decide(_dip_context(1_030.0, 1_000.0, 50.0, 50.0 * 30))
