@@ -723,6 +723,8 @@ async def test_the_site_state_says_why_a_dip_was_held_or_paused(
     await world.change(pv=1400)  # 1100 W left for a vehicle whose minimum is 1380 W
     await world.step(freezer)
     assert _site_value(hass, "site_state") == "holding_through_dip"
+    # The surplus is an average over the interval, shown in whole watts.
+    assert _site_value(hass, "surplus_power").lstrip("-").isdigit()
     held = _site_attributes(hass)
     assert held["dip_decision"] == "hold"
     assert held["dip_reason"] == "within_budget"

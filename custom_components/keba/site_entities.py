@@ -57,7 +57,8 @@ SITE_SENSORS: tuple[SiteSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
-        value_fn=lambda site: site.surplus_w,
+        # Whole watts: the meters' own resolution; more digits would only fill the recorder.
+        value_fn=lambda site: None if site.surplus_w is None else round(site.surplus_w),
     ),
     SiteSensorEntityDescription(
         key="site_state",
