@@ -434,9 +434,12 @@ def _figures(r: RunResult, bound: ForesightResult | None) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
     args = _parse(sys.argv[1:] if argv is None else argv)
-    command = "scripts/bench_solar" + "".join(
-        f" {shlex.quote(a)}" for a in (sys.argv[1:] if argv is None else argv)
-    )
+    given = list(sys.argv[1:] if argv is None else argv)
+    # The files as the caller named them (inside the Python 3.14 root they are staged copies).
+    for path, option in ((args.pv_csv, "PV_CSV"), (args.json, "JSON"), (args.trace, "TRACE")):
+        if path is not None:
+            given = [_shown(option, path) if a == str(path) else a for a in given]
+    command = "scripts/bench_solar" + "".join(f" {shlex.quote(a)}" for a in given)
     if args.pv_csv is not None:
         days = [args.pv_csv.stem]
     else:
