@@ -403,11 +403,11 @@ class LearnedDips:
             budget_s *= THREE_PHASE_BUDGET
         factor, why = self.budget_factor(context.key, budget_s, context.now)
         wait = context.fewer_phases_in_s
-        if wait is not None and wait > 0 and context.one_phase_min_power_w:
+        if wait is not None and wait > 0 and one_phase_w:
             # On three phases until the phase switch may go to one: holding until then must
             # fit the budget of a dip held on one phase, else the dip pauses now (and the
             # switch to one phase happens paused, where it costs no start/stop).
-            one_phase_budget = context.one_phase_min_power_w * one_phase_s * factor
+            one_phase_budget = one_phase_w * one_phase_s * factor
             projected = context.import_ws + context.shortfall_w * wait
             if projected > one_phase_budget + max(0.0, credit):
                 self._tracks.setdefault(context.key, _DipTrack()).pauses.append(context.now)
