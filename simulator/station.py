@@ -208,22 +208,32 @@ _TIMESPEC = struct.Struct("@qq")
 
 
 class _ClockOffset:
-    """The loop's clock minus the wall clock, from pairs of readings taken one after the other.
+    """The loop's clock minus the wall clock, measured once and then held.
 
-    A pause between the two readings (a garbage collection, the process descheduled) only ever
-    makes a sample larger, so the smallest sample is kept: an arrival moved late by such a pause
-    would squeeze the gap before the next datagram. A sample more than a second above the kept
-    one means the wall clock was set back: start again from it.
+    The kernel stamps arrivals in wall-clock time; held constant, the offset turns them into
+    loop time without touching their differences, so a gap between two datagrams is exactly
+    the gap between their stamps. It is the smallest of a burst of paired readings (wall
+    first): a pause between the two readings of a pair (a garbage collection, the process
+    descheduled) only ever makes that pair's offset larger. A reading more than a second off
+    means the wall clock was set: it is measured again.
     """
 
-    def __init__(self) -> None:
-        self._offset: float | None = None
+    #: Paired readings per measurement.
+    READINGS = 20
 
-    def sample(self, wall: float, loop_time: float) -> float:
-        """Add the readings ``wall`` (first) and ``loop_time`` (right after); the offset."""
-        offset = loop_time - wall
-        if self._offset is None or offset < self._offset or offset > self._offset + 1.0:
-            self._offset = offset
+    def __init__(self, read: Callable[[], tuple[float, float]]) -> None:
+        """``read`` returns (wall clock, loop clock), read in that order."""
+        self._read = read
+        self._offset = self._measure()
+
+    def _measure(self) -> float:
+        return min(loop - wall for wall, loop in (self._read() for _ in range(self.READINGS)))
+
+    def offset(self) -> float:
+        """The offset, measured again if the wall clock was set since."""
+        wall, loop = self._read()
+        if abs(loop - wall - self._offset) > 1.0:
+            self._offset = self._measure()
         return self._offset
 
 
@@ -246,7 +256,7 @@ class _StationSocket:
             self._sock.close()
             raise
         self._stamped = False
-        self._offset = _ClockOffset()
+        self._offset = _ClockOffset(lambda: (time.time(), loop.time()))
         if _SO_TIMESTAMPNS is not None:
             try:
                 self._sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
@@ -270,9 +280,8 @@ class _StationSocket:
             for level, kind, payload in ancillary:
                 if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
                     seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
-                    wall = time.time()
-                    offset = self._offset.sample(wall, self._loop.time())
-                    arrival = min(wall, seconds + nanoseconds / 1e9) + offset
+                    stamp = seconds + nanoseconds / 1e9
+                    arrival = stamp + self._offset.offset()  # capped at now on receipt
             self._station.receive_datagram(data, (str(addr[0]), int(addr[1])), arrival=arrival)
 
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:

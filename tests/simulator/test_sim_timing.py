@@ -115,17 +115,30 @@ async def test_timing_measured_before_loss(make_sim: SimFactory, client: UdpClie
 
 
 def test_arrival_clock_offset_ignores_a_pause_between_the_readings() -> None:
-    """A pause between reading the wall clock and the loop's clock never moves an arrival late.
+    """The offset from wall clock to loop clock is measured once and held.
 
-    The loop's clock runs 1000 s ahead of the wall clock here. Reading it 7 ms late (a garbage
-    collection in between) would move a datagram's arrival 7 ms late and make the gap before
-    the next one look 7 ms short, a timing violation the client never committed.
+    The loop's clock runs 1000 s ahead of the wall clock here. A pair of readings with a 7 ms
+    pause between them (a garbage collection) must not move the offset: an arrival moved late
+    would make the gap before the next datagram look short, a timing violation the client
+    never committed. Held constant, it keeps every gap between two kernel stamps exact.
     """
-    offset = _ClockOffset()
-    assert offset.sample(50.0, 1050.0) == pytest.approx(1000.0)
-    assert offset.sample(50.100, 1050.107) == pytest.approx(1000.0)  # paused 7 ms
-    assert offset.sample(50.200, 1050.2001) == pytest.approx(1000.0)
-    # The wall clock set forward by 3 s: the smaller offset is the new one at once.
-    assert offset.sample(53.300, 1050.300) == pytest.approx(997.0)
-    # Set back by 5 s: more than a second above the kept offset, so it starts again from it.
-    assert offset.sample(48.400, 1050.400) == pytest.approx(1002.0)
+    readings: list[tuple[float, float]] = []
+
+    def read() -> tuple[float, float]:
+        return readings.pop(0)
+
+    # The measurement: a burst of pairs, one of them paused; the smallest offset counts.
+    readings += [(50.0 + i / 1000, 1050.0 + i / 1000) for i in range(_ClockOffset.READINGS)]
+    readings[3] = (50.003, 1050.010)
+    offset = _ClockOffset(read)
+    assert not readings
+    # Later pairs, paused or not, leave it as it is.
+    readings += [(60.000, 1060.007), (60.100, 1060.0999)]
+    assert offset.offset() == pytest.approx(1000.0)
+    assert offset.offset() == pytest.approx(1000.0)
+    # The wall clock set back by 5 s: measured again.
+    readings += [(55.2, 1060.2)] + [
+        (55.3 + i / 1000, 1060.3 + i / 1000) for i in range(_ClockOffset.READINGS)
+    ]
+    assert offset.offset() == pytest.approx(1005.0)
+    assert not readings
